@@ -1,0 +1,38 @@
+# meetbox: `make run` starts the server, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.meetbox-installed
+
+.PHONY: setup run test lint typecheck pytest clean
+
+setup: $(STAMP) node_modules/.meetbox-installed
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+node_modules/.meetbox-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: setup
+	$(VENV)/bin/meetbox serve
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check meetbox tests
+	$(VENV)/bin/ruff format --check meetbox tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: setup
+	./scripts/system-deps.sh
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""meetbox: a self-contained video-meeting server (WebRTC SFU, Socket.IO signalling)."""
+
+__version__ = "0.1.0"

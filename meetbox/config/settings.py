@@ -1,0 +1,202 @@
+"""The settings tree and its loader.
+
+Each subsystem owns a dataclass with its defaults. ``load_settings`` merges, in order,
+the defaults, an optional TOML file and ``MEETBOX_<SECTION>_<FIELD>`` environment
+variables (``MEETBOX_DATA_DIR`` and ``MEETBOX_PORT`` are accepted as short forms).
+Nothing else in meetbox reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 7880
+    data_dir: Path = Path(".meetbox")
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    # empty: generated into the data directory on first start
+    api_key: str = ""
+    api_secret: str = ""
+
+
+@dataclass(frozen=True)
+class RtcSettings:
+    # UDP ports used for ICE host candidates; 0/0 lets the OS choose
+    udp_port_min: int = 0
+    udp_port_max: int = 0
+    # addresses to gather host candidates on; empty = every interface but loopback
+    ice_addresses: tuple[str, ...] = ()
+    # STUN/TURN URLs handed to peer connections; none by default (single box)
+    ice_servers: tuple[str, ...] = ()
+    # minimum time between two keyframe requests sent to one publisher track
+    keyframe_request_interval: float = 0.3
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    # seconds an empty room stays open before it closes
+    empty_timeout: float = 300.0
+    # active speaker detection: -dBov threshold and update period (LiveKit's values)
+    speaker_threshold_dbov: int = 35
+    speaker_interval: float = 0.4
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    keys: KeySettings = field(default_factory=KeySettings)
+    rtc: RtcSettings = field(default_factory=RtcSettings)
+    room: RoomSettings = field(default_factory=RoomSettings)
+
+    def replace(self, **sections: Mapping[str, Any]) -> Settings:
+        """A copy with some fields of some sections changed: ``replace(room={...})``."""
+        return _merge(self, {name: dict(values) for name, values in sections.items()}, "")
+
+    def validate(self) -> None:
+        if not 0 <= self.server.port <= 65535:
+            raise ValueError(f"server.port must be between 0 and 65535, not {self.server.port}")
+        rtc = self.rtc
+        if (rtc.udp_port_min == 0) != (rtc.udp_port_max == 0):
+            raise ValueError("rtc.udp_port_min and rtc.udp_port_max must be set together")
+        if rtc.udp_port_min and not 1024 <= rtc.udp_port_min <= rtc.udp_port_max <= 65535:
+            raise ValueError(
+                "rtc.udp_port_min..udp_port_max must be a range within 1024..65535, "
+                f"not {rtc.udp_port_min}..{rtc.udp_port_max}"
+            )
+        if self.room.empty_timeout < 0:
+            raise ValueError("room.empty_timeout must not be negative")
+        if bool(self.keys.api_key) != bool(self.keys.api_secret):
+            raise ValueError("keys.api_key and keys.api_secret must be given together")
+        if self.keys.api_secret and len(self.keys.api_secret) < 32:
+            raise ValueError("keys.api_secret must be at least 32 characters")
+
+
+_SHORT_ENV = {"DATA_DIR": ("server", "data_dir"), "PORT": ("server", "port")}
+
+
+def load_settings(
+    config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings tree. Raises ``ValueError`` naming the bad key or value."""
+    settings = Settings()
+    if config_file is not None:
+        try:
+            with config_file.open("rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"cannot read config file {config_file}: {exc}") from exc
+        settings = _merge(settings, data, "")
+    if environ is not None:
+        settings = _merge(settings, _from_environ(settings, environ), "")
+    settings.validate()
+    return settings
+
+
+def _from_environ(settings: Settings, environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    sections = {f.name: f for f in dataclasses.fields(settings)}
+    for key, value in environ.items():
+        if not key.startswith("MEETBOX_"):
+            continue
+        rest = key[len("MEETBOX_") :]
+        if rest in _SHORT_ENV:
+            section, name = _SHORT_ENV[rest]
+            found.setdefault(section, {})[name] = value
+            continue
+        for section in sections:
+            prefix = section.upper() + "_"
+            if rest.startswith(prefix):
+                found.setdefault(section, {})[rest[len(prefix) :].lower()] = value
+                break
+    return found
+
+
+def _merge(obj: Any, data: Mapping[str, Any], path: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path or 'config'} must be a table")
+    hints = typing.get_type_hints(type(obj))
+    fields = {f.name for f in dataclasses.fields(obj)}
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else key
+        if key not in fields:
+            raise ValueError(f"unknown setting {where!r}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            changes[key] = _merge(current, value, where)
+        else:
+            changes[key] = _coerce(value, hints[key], where)
+    return dataclasses.replace(obj, **changes)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _to_number(kind: type[int] | type[float]) -> Any:
+    def convert(value: Any) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(value)
+        return kind(value)
+
+    return convert
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return value
+
+
+def _to_str_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            value = json.loads(text)
+        else:
+            value = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError(value)
+    return tuple(value)
+
+
+_CONVERTERS: dict[Any, Any] = {
+    bool: _to_bool,
+    int: _to_number(int),
+    float: _to_number(float),
+    str: _to_str,
+    Path: lambda value: Path(_to_str(value)),
+    tuple[str, ...]: _to_str_tuple,
+}
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    converter = _CONVERTERS.get(hint)
+    if converter is None:
+        raise ValueError(f"setting {where!r} has unsupported type {hint!r}")
+    try:
+        return converter(value)
+    except (ValueError, TypeError) as exc:
+        name = getattr(hint, "__name__", str(hint))
+        raise ValueError(f"setting {where!r}: {value!r} is not a valid {name}") from exc

@@ -1,0 +1,50 @@
+"""One error hierarchy with codes; transports map the code to a status."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class MeetboxError(Exception):
+    """An error a client may see. ``message`` is written for the client."""
+
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidArgument(MeetboxError):
+    code = "invalid_argument"
+
+
+class Unauthenticated(MeetboxError):
+    code = "unauthenticated"
+
+
+class PermissionDenied(MeetboxError):
+    code = "permission_denied"
+
+
+class NotFound(MeetboxError):
+    code = "not_found"
+
+
+class AlreadyExists(MeetboxError):
+    code = "already_exists"
+
+
+class ResourceExhausted(MeetboxError):
+    code = "resource_exhausted"
+
+
+class FailedPrecondition(MeetboxError):
+    code = "failed_precondition"
+
+
+class Unavailable(MeetboxError):
+    code = "unavailable"

@@ -1,0 +1,62 @@
+"""Keyframe detection on RTP payloads, per codec, without decoding."""
+
+from __future__ import annotations
+
+
+def vp8_is_keyframe(payload: bytes | memoryview) -> bool:
+    """True for the first packet of a VP8 key frame (RFC 7741 4.2 and 4.3)."""
+    size = len(payload)
+    if size < 1:
+        return False
+    first = payload[0]
+    # S bit set and partition index 0: start of a frame
+    if not first & 0x10 or first & 0x0F:
+        return False
+    pos = 1
+    if first & 0x80:  # X: extended control bits
+        if size < 2:
+            return False
+        ext = payload[1]
+        pos = 2
+        if ext & 0x80:  # I: picture id
+            if size <= pos:
+                return False
+            pos += 2 if payload[pos] & 0x80 else 1
+        if ext & 0x40:  # L: TL0PICIDX
+            pos += 1
+        if ext & 0x30:  # T or K
+            pos += 1
+    if size <= pos:
+        return False
+    # VP8 frame header, P bit: 0 = key frame (RFC 6386 9.1)
+    return not payload[pos] & 0x01
+
+
+def h264_is_keyframe(payload: bytes | memoryview) -> bool:
+    """True when the payload starts an IDR picture or carries an SPS (RFC 6184 5)."""
+    if len(payload) < 1:
+        return False
+    nal_type = payload[0] & 0x1F
+    if nal_type in (5, 7):
+        return True
+    if nal_type == 24:  # STAP-A
+        pos = 1
+        while pos + 2 < len(payload):
+            size = payload[pos] << 8 | payload[pos + 1]
+            if pos + 2 < len(payload) and payload[pos + 2] & 0x1F in (5, 7):
+                return True
+            pos += 2 + size
+        return False
+    if nal_type == 28:  # FU-A: start bit and the fragmented NAL's type
+        return len(payload) >= 2 and bool(payload[1] & 0x80) and payload[1] & 0x1F in (5, 7)
+    return False
+
+
+def is_keyframe(mime_type: str, payload: bytes | memoryview) -> bool:
+    """Per codec; audio codecs have no keyframes and always answer True."""
+    mime = mime_type.lower()
+    if mime == "video/vp8":
+        return vp8_is_keyframe(payload)
+    if mime == "video/h264":
+        return h264_is_keyframe(payload)
+    return not mime.startswith("video/")

@@ -1,0 +1,1 @@
+"""The forwarding core: RTP moves from publishers to subscribers without decoding."""

@@ -1,0 +1,175 @@
+"""One published track sent to one subscriber: header rewriting, NACKs, sender reports."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import TYPE_CHECKING
+
+from aiortc import RTCRtpTransceiver
+
+from meetbox.ids import ParticipantSid, TrackSid
+from meetbox.media import rtcp
+from meetbox.media.munger import TS_MOD, RtpMunger
+from meetbox.media.rtp import RtpHeader, build_extensions, rewrite, wrap_rtx
+from meetbox.sfu import hooks
+from meetbox.sfu.negotiation import FORWARDED_EXTENSIONS, URI_MID, MediaSection
+
+if TYPE_CHECKING:
+    from meetbox.sfu.uptrack import UpTrack
+
+logger = logging.getLogger(__name__)
+
+
+class DownTrack:
+    def __init__(self, up: UpTrack, transceiver: RTCRtpTransceiver, subscriber_sid: ParticipantSid) -> None:
+        self.up = up
+        self.track_sid: TrackSid = up.sid
+        self.subscriber_sid = subscriber_sid
+        self.kind = up.kind
+        self.transceiver = transceiver
+        self.ssrc, self.rtx_ssrc = hooks.sender_ssrcs(transceiver.sender)
+        self.munger = RtpMunger(up.codec.clock_rate)
+        self.payload_type: int | None = None
+        self.rtx_payload_type: int | None = None
+        self.writer: hooks.TransportWriter | None = None
+        self.waiting_for_keyframe = up.kind == "video"
+        self.remb: int | None = None
+        self.fraction_lost = 0
+        self.packets_sent = 0
+        self.octets_sent = 0
+        self.retransmits = 0
+        self.closed = False
+        self._ext_map: dict[int, int] = {}
+        self._mid_ext: tuple[int, bytes] | None = None
+        self._rtx_seq = random.randrange(1 << 16)
+
+    @property
+    def mid(self) -> str | None:
+        mid: str | None = self.transceiver.mid
+        return mid
+
+    @property
+    def ready(self) -> bool:
+        writer = self.writer
+        return (
+            writer is not None
+            and self.payload_type is not None
+            and not self.closed
+            and writer.connected
+        )
+
+    def configure(self, section: MediaSection, writer: hooks.TransportWriter) -> None:
+        """Take the subscriber's answer for this track's m-section."""
+        codec = next((c for c in section.codecs if c.same_format(self.up.codec)), None)
+        if section.rejected or codec is None:
+            logger.info("subscriber %s refused track %s", self.subscriber_sid, self.track_sid)
+            self.payload_type = None
+            return
+        self.payload_type = codec.payload_type
+        self.rtx_payload_type = codec.rtx_payload_type
+        self._ext_map = {
+            self.up.extensions[uri]: section.extensions[uri]
+            for uri in FORWARDED_EXTENSIONS
+            if uri in self.up.extensions and uri in section.extensions
+        }
+        mid_id = section.extensions.get(URI_MID)
+        self._mid_ext = (mid_id, section.mid.encode()) if mid_id else None
+        self.writer = writer
+
+    def source_changed(self) -> None:
+        """The next packet starts a new run (new SSRC, unmute): keep output continuous."""
+        self.munger.resync()
+        if self.kind == "video":
+            self.waiting_for_keyframe = True
+
+    def upstream_closed(self) -> None:
+        self.payload_type = None
+
+    def _extension(self, elements: dict[int, bytes]) -> bytes:
+        out = {}
+        ext_map = self._ext_map
+        for src_id, value in elements.items():
+            dst_id = ext_map.get(src_id)
+            if dst_id is not None:
+                out[dst_id] = value
+        if self._mid_ext is not None:
+            out[self._mid_ext[0]] = self._mid_ext[1]
+        return build_extensions(out)
+
+    def forward(self, data: bytes, header: RtpHeader, elements: dict[int, bytes], now: float) -> None:
+        writer = self.writer
+        payload_type = self.payload_type
+        if writer is None or payload_type is None or self.closed or not writer.connected:
+            return
+        translated = self.munger.translate(header.sequence_number, header.timestamp, now)
+        if translated is None:
+            return
+        self.waiting_for_keyframe = False
+        packet = rewrite(
+            data,
+            header,
+            payload_type=payload_type,
+            sequence_number=translated[0],
+            timestamp=translated[1],
+            ssrc=self.ssrc,
+            extension=self._extension(elements),
+        )
+        if writer.send(packet):
+            self.packets_sent += 1
+            self.octets_sent += header.payload_end - header.payload_start
+
+    def retransmit(self, lost: list[int]) -> None:
+        """Answer a subscriber's NACK from the publisher track's packet cache (RFC 4588)."""
+        cache = self.up.cache
+        writer = self.writer
+        if cache is None or writer is None or self.payload_type is None:
+            return
+        for out_seq in lost:
+            data = cache.get(self.munger.incoming_seq(out_seq))
+            if data is None:
+                continue
+            header = RtpHeader.parse(data)
+            packet = rewrite(
+                data,
+                header,
+                payload_type=self.payload_type,
+                sequence_number=out_seq,
+                timestamp=(header.timestamp + self.munger.ts_offset) % TS_MOD,
+                ssrc=self.ssrc,
+                extension=self._extension({}),
+            )
+            if self.rtx_payload_type is not None:
+                packet = wrap_rtx(
+                    packet,
+                    RtpHeader.parse(packet),
+                    ssrc=self.rtx_ssrc,
+                    payload_type=self.rtx_payload_type,
+                    sequence=self._rtx_seq,
+                )
+                self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+            if writer.send(packet):
+                self.retransmits += 1
+
+    def send_sender_report(self, report: rtcp.SenderReport) -> None:
+        """The publisher's SR in this stream's terms, so the subscriber keeps lip sync."""
+        writer = self.writer
+        if writer is None or self.munger.last_seq < 0 or not self.ready:
+            return
+        translated = rtcp.SenderReport(
+            ssrc=self.ssrc,
+            ntp_timestamp=report.ntp_timestamp,
+            rtp_timestamp=(report.rtp_timestamp + self.munger.ts_offset) % TS_MOD,
+            packet_count=self.packets_sent,
+            octet_count=self.octets_sent,
+        )
+        writer.send(bytes(translated))
+
+    def on_receiver_report(self, block: rtcp.ReportBlock) -> None:
+        self.fraction_lost = block.fraction_lost
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.up.detach(self)

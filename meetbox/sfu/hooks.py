@@ -1,0 +1,251 @@
+"""Every use of aiortc's (and aioice's) private internals, in one place.
+
+meetbox keeps aiortc for ICE, DTLS, SRTP and SDP, and replaces its media plane:
+- ingress: a publisher connection's DTLS transport hands decrypted RTP and RTCP to
+  meetbox instead of to aiortc's receivers (no jitter buffer, no decoder);
+- egress: meetbox SRTP-protects and sends rewritten packets through a subscriber
+  connection's DTLS transport; the aiortc senders only exist so the SDP carries their
+  SSRCs, and their own sender reports are silenced (meetbox sends translated ones);
+- ICE: host candidates can be limited to configured addresses and a UDP port range.
+
+aiortc is pinned (setup.cfg); :func:`selftest` runs at start and fails with a clear
+message on a version whose internals differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aioice.ice
+import aiortc
+from aiortc import RTCRtpSender, RTCRtpTransceiver
+from aiortc.mediastreams import MediaStreamTrack
+import pylibsrtp
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
+
+logger = logging.getLogger(__name__)
+
+KNOWN_AIORTC = ("1.16.0",)
+
+RtpHandler = Callable[[bytes, int], Awaitable[None]]
+RtcpHandler = Callable[[bytes], Awaitable[None]]
+
+
+class HookError(RuntimeError):
+    pass
+
+
+def selftest() -> None:
+    """Check that the internals meetbox relies on are where it expects them."""
+    version = getattr(aiortc, "__version__", "unknown")
+    if version not in KNOWN_AIORTC:
+        raise HookError(
+            f"meetbox's SFU hooks aiortc internals and knows aiortc {', '.join(KNOWN_AIORTC)}, "
+            f"but aiortc {version} is installed: install aiortc=={KNOWN_AIORTC[-1]}"
+        )
+    checks: list[tuple[object, str, tuple[str, ...] | None]] = [
+        (RTCDtlsTransport, "_handle_rtp_data", ("self", "data", "arrival_time_ms")),
+        (RTCDtlsTransport, "_handle_rtcp_data", ("self", "data")),
+        (RTCDtlsTransport, "_send_rtp", ("self", "data")),
+        (DtlsState, "CONNECTED", None),
+        (RTCRtpSender, "_send_rtcp", ("self", "packets")),
+        (aioice.ice, "get_host_addresses", ("use_ipv4", "use_ipv6")),
+    ]
+    for owner, name, params in checks:
+        member = getattr(owner, name, None)
+        if member is None:
+            raise HookError(f"aiortc {version}: {getattr(owner, '__name__', owner)}.{name} is missing")
+        if params is not None:
+            found = tuple(inspect.signature(member).parameters)
+            if found != params:
+                raise HookError(
+                    f"aiortc {version}: {name}{found} no longer has the parameters {params}"
+                )
+    sender_init = inspect.getsource(RTCRtpSender.__init__)
+    if "self._ssrc" not in sender_init or "self._stream_id" not in sender_init:
+        raise HookError(f"aiortc {version}: RTCRtpSender no longer sets _ssrc and _stream_id")
+
+
+# -- ingress ---------------------------------------------------------------------------
+
+
+def intercept_transport(transport: RTCDtlsTransport, on_rtp: RtpHandler, on_rtcp: RtcpHandler) -> None:
+    """Route a transport's decrypted RTP and RTCP to meetbox. Safe to call again."""
+    if getattr(transport, "_meetbox_intercepted", False):
+        return
+
+    async def handle_rtp(data: bytes, arrival_time_ms: int) -> None:
+        try:
+            await on_rtp(data, arrival_time_ms)
+        except Exception:
+            logger.exception("RTP handler failed")
+
+    async def handle_rtcp(data: bytes) -> None:
+        try:
+            await on_rtcp(data)
+        except Exception:
+            logger.exception("RTCP handler failed")
+
+    transport._handle_rtp_data = handle_rtp  # type: ignore[method-assign]
+    transport._handle_rtcp_data = handle_rtcp  # type: ignore[method-assign]
+    transport._meetbox_intercepted = True  # type: ignore[attr-defined]
+
+
+# -- egress ----------------------------------------------------------------------------
+
+
+class TransportWriter:
+    """SRTP-protects RTP or RTCP packets and sends them through one DTLS transport.
+
+    This is aiortc's ``_send_rtp`` without the coroutine per packet: the selected ICE
+    pair's datagram transport does not block.
+    """
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: RTCDtlsTransport) -> None:
+        self._transport = transport
+
+    @property
+    def transport(self) -> RTCDtlsTransport:
+        return self._transport
+
+    @property
+    def connected(self) -> bool:
+        return self._transport._state is DtlsState.CONNECTED
+
+    def send(self, data: bytes) -> bool:
+        transport = self._transport
+        if transport._state is not DtlsState.CONNECTED:
+            return False
+        srtp = transport._tx_srtp
+        try:
+            if 192 <= data[1] <= 223:
+                protected = srtp.protect_rtcp(data)
+            else:
+                protected = srtp.protect(data)
+        except pylibsrtp.Error as exc:
+            logger.debug("SRTP protect failed: %s", exc)
+            return False
+        pair = transport.transport._connection._nominated.get(1)
+        if pair is None:
+            return False
+        protocol = pair.protocol
+        if isinstance(protocol, aioice.ice.StunProtocol):
+            protocol.transport.sendto(protected, pair.remote_addr)
+        else:  # a TURN allocation sends through its own coroutine
+            asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
+        return True
+
+
+def silence_sender_reports(sender: RTCRtpSender) -> None:
+    """Stop aiortc's own SR/SDES/BYE for this sender: its counters know nothing of
+    what meetbox forwards, and wrong SRs would break lip sync at the subscriber."""
+
+    async def drop(packets: list[Any]) -> None:
+        return None
+
+    sender._send_rtcp = drop  # type: ignore[method-assign]
+
+
+def sender_ssrcs(sender: RTCRtpSender) -> tuple[int, int]:
+    """(media SSRC, RTX SSRC) that aiortc writes into the SDP for this sender."""
+    return sender._ssrc, sender._rtx_ssrc
+
+
+def set_sender_stream(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
+    """The ``a=msid`` of the sender's m-section: stream = participant, track = track."""
+    sender._stream_id = stream_id
+    sender._track_id = track_id
+
+
+def transport_of(transceiver: RTCRtpTransceiver) -> RTCDtlsTransport:
+    transport: RTCDtlsTransport = transceiver.receiver.transport
+    return transport
+
+
+class ParkedTrack(MediaStreamTrack):  # type: ignore[misc]
+    """A track whose ``recv`` waits until stopped: it parks aiortc's sender loop, which
+    would otherwise poll every 20 ms; meetbox sends the media itself."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._stopped_event = asyncio.Event()
+
+    async def recv(self) -> Any:
+        await self._stopped_event.wait()
+        raise aiortc.mediastreams.MediaStreamError
+
+    def stop(self) -> None:
+        super().stop()
+        self._stopped_event.set()
+
+
+# -- ICE ---------------------------------------------------------------------------------
+
+_original_get_host_addresses = aioice.ice.get_host_addresses
+_original_create_endpoint: Any = None
+
+
+def configure_ice(addresses: Sequence[str], port_min: int = 0, port_max: int = 0) -> None:
+    """Limit ICE host candidates to ``addresses`` (empty: every interface) and, when
+    ``port_min`` is set, bind them within ``port_min..port_max``. Process-wide."""
+    chosen = tuple(addresses)
+
+    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        if not chosen:
+            return list(_original_get_host_addresses(use_ipv4, use_ipv6))
+        return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+    aioice.ice.get_host_addresses = get_host_addresses
+    _configure_port_range(port_min, port_max)
+
+
+def _configure_port_range(port_min: int, port_max: int) -> None:
+    global _original_create_endpoint
+    loop_cls = asyncio.BaseEventLoop
+    if _original_create_endpoint is None:
+        _original_create_endpoint = loop_cls.create_datagram_endpoint
+    original = _original_create_endpoint
+    if not port_min:
+        loop_cls.create_datagram_endpoint = original  # type: ignore[method-assign]
+        return
+    ports = range(port_min, port_max + 1)
+
+    async def create_datagram_endpoint(self: Any, protocol_factory: Any, *args: Any, **kwargs: Any) -> Any:
+        local_addr = kwargs.get("local_addr")
+        factory_name = getattr(protocol_factory, "__qualname__", "")
+        if not (local_addr and local_addr[1] == 0 and "Connection" in factory_name):
+            return await original(self, protocol_factory, *args, **kwargs)
+        start = hash((local_addr[0], id(protocol_factory))) % len(ports)
+        last_error: OSError | None = None
+        for i in range(len(ports)):
+            port = ports[(start + i) % len(ports)]
+            kwargs["local_addr"] = (local_addr[0], port)
+            try:
+                return await original(self, protocol_factory, *args, **kwargs)
+            except OSError as exc:
+                last_error = exc
+        raise OSError(f"no free UDP port in {port_min}..{port_max}: {last_error}")
+
+    loop_cls.create_datagram_endpoint = create_datagram_endpoint  # type: ignore[method-assign]
+
+
+__all__ = [
+    "HookError",
+    "ParkedTrack",
+    "configure_ice",
+    "intercept_transport",
+    "selftest",
+    "sender_ssrcs",
+    "set_sender_stream",
+    "silence_sender_reports",
+    "transport_of",
+    "TransportWriter",
+]

@@ -1,0 +1,270 @@
+"""The connection a participant publishes on: the client offers, the SFU answers.
+
+Decrypted RTP from the connection goes straight to the :class:`UpTrack` it belongs to
+(by SSRC, RTX SSRC or, for an unsignalled SSRC, the MID header extension); aiortc's
+receivers never see it, so nothing is decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiortc import RTCSessionDescription
+
+from meetbox.config import RtcSettings
+from meetbox.errors import FailedPrecondition, InvalidArgument
+from meetbox.ids import ParticipantSid, new_track_sid
+from meetbox.media import rtcp
+from meetbox.media.rtp import RtpHeader, parse_extensions, unwrap_rtx
+from meetbox.sfu import hooks
+from meetbox.sfu.negotiation import (
+    URI_MID,
+    MediaSection,
+    parse_sections,
+    section_by_mid,
+    supported,
+)
+from meetbox.sfu.peer import new_peer_connection
+from meetbox.sfu.uptrack import UpTrack
+
+logger = logging.getLogger(__name__)
+
+NACK_INTERVAL = 0.05
+REPORT_EVERY = 20  # NACK intervals: one receiver report a second
+
+
+@dataclass(frozen=True)
+class TrackDescription:
+    source: str
+    name: str
+
+
+@dataclass
+class OfferResult:
+    answer: str
+    added: list[UpTrack]
+    removed: list[UpTrack]
+
+
+class PublisherPeer:
+    def __init__(
+        self,
+        participant_sid: ParticipantSid,
+        settings: RtcSettings,
+        on_audio_level: Callable[[ParticipantSid, int], None] | None = None,
+    ) -> None:
+        self.participant_sid = participant_sid
+        self.settings = settings
+        self.pc = new_peer_connection(settings)
+        self.uptracks: dict[str, UpTrack] = {}  # by mid
+        self.closed = False
+        self._on_audio_level = on_audio_level
+        self._by_ssrc: dict[int, UpTrack] = {}
+        self._by_rtx: dict[int, UpTrack] = {}
+        self._mid_ext_ids: set[int] = set()
+        self._rtcp_ssrc = random.randrange(1, 1 << 32)
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def handle_offer(
+        self, sdp: str, describe: Callable[[MediaSection], TrackDescription]
+    ) -> OfferResult:
+        """Apply a publish offer and answer it.
+
+        ``describe`` names the source of each new sending m-section and raises a
+        :class:`~meetbox.errors.MeetboxError` to refuse the whole offer.
+        """
+        async with self._lock:
+            if self.closed:
+                raise FailedPrecondition("the publisher connection is closed")
+            try:
+                sections = parse_sections(sdp)
+            except ValueError as exc:
+                raise InvalidArgument(str(exc)) from None
+            for section in sections:
+                if not section.rejected and not any(supported(c) for c in section.codecs):
+                    names = ", ".join(c.mime_type for c in section.codecs) or "none"
+                    raise InvalidArgument(
+                        f"m-section {section.mid} offers no codec meetbox can forward ({names})"
+                    )
+            described = {
+                s.mid: describe(s) for s in sections if s.sends and s.mid not in self.uptracks
+            }
+            if self.pc.signalingState != "stable":
+                raise FailedPrecondition("a publish offer is already being applied")
+            try:
+                await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                await self.pc.setLocalDescription(await self.pc.createAnswer())
+            except Exception as exc:
+                logger.info("publish offer refused: %r", exc)
+                raise InvalidArgument(f"the publish offer was refused: {exc}") from None
+            answer = self.pc.localDescription.sdp
+            return self._apply(sections, parse_sections(answer), described, answer)
+
+    def _apply(
+        self,
+        offered: list[MediaSection],
+        answered: list[MediaSection],
+        described: dict[str, TrackDescription],
+        answer: str,
+    ) -> OfferResult:
+        added: list[UpTrack] = []
+        removed: list[UpTrack] = []
+        for section in offered:
+            mine = section_by_mid(answered, section.mid)
+            if mid_ext := section.extensions.get(URI_MID):
+                self._mid_ext_ids.add(mid_ext)
+            current = self.uptracks.get(section.mid)
+            if current is not None and not section.sends:
+                removed.append(self._remove(section.mid))
+                continue
+            if current is not None or not section.sends or mine is None or not mine.codecs:
+                continue
+            transceiver = next(
+                (t for t in self.pc.getTransceivers() if t.mid == section.mid), None
+            )
+            if transceiver is None:
+                continue
+            transport = hooks.transport_of(transceiver)
+            hooks.intercept_transport(transport, self._on_rtp, self._on_rtcp)
+            meta = described[section.mid]
+            up = UpTrack(
+                sid=new_track_sid(),
+                participant_sid=self.participant_sid,
+                kind=section.kind,
+                source=meta.source,
+                name=meta.name,
+                mid=section.mid,
+                codec=mine.codecs[0],
+                ssrc=section.ssrc,
+                rtx_ssrc=section.rtx_ssrc,
+                extensions=mine.extensions,
+                send_rtcp=hooks.TransportWriter(transport).send,
+                rtcp_ssrc=self._rtcp_ssrc,
+                keyframe_interval=self.settings.keyframe_request_interval,
+                on_audio_level=self._on_audio_level,
+            )
+            self.uptracks[section.mid] = up
+            if section.ssrc is not None:
+                self._by_ssrc[section.ssrc] = up
+            if section.rtx_ssrc is not None:
+                self._by_rtx[section.rtx_ssrc] = up
+            added.append(up)
+        for mid in [m for m in self.uptracks if section_by_mid(offered, m) is None]:
+            removed.append(self._remove(mid))
+        if self.uptracks and self._task is None:
+            self._task = asyncio.create_task(self._run_rtcp(), name=f"rtcp-{self.participant_sid}")
+        return OfferResult(answer=answer, added=added, removed=removed)
+
+    def _remove(self, mid: str) -> UpTrack:
+        up = self.uptracks.pop(mid)
+        for table in (self._by_ssrc, self._by_rtx):
+            for ssrc in [s for s, u in table.items() if u is up]:
+                del table[ssrc]
+        up.close()
+        return up
+
+    def remove_track(self, up: UpTrack) -> None:
+        """Stop routing a track the participant unpublished (its m-section stays)."""
+        if self.uptracks.get(up.mid) is up:
+            self._remove(up.mid)
+
+    # -- ingress ---------------------------------------------------------------------
+
+    async def _on_rtp(self, data: bytes, arrival_time_ms: int) -> None:
+        try:
+            header = RtpHeader.parse(data)
+        except ValueError:
+            return
+        up = self._by_ssrc.get(header.ssrc)
+        if up is None:
+            up = self._by_rtx.get(header.ssrc)
+            if up is not None:
+                if up.ssrc is None or header.payload_end - header.payload_start < 2:
+                    return  # padding-only probe, or nothing to repair yet
+                data, header = unwrap_rtx(
+                    data, header, ssrc=up.ssrc, payload_type=up.codec.payload_type
+                )
+            else:
+                up = self._latch(data, header)
+                if up is None:
+                    return
+        up.on_rtp(data, header, time.monotonic())
+
+    def _latch(self, data: bytes, header: RtpHeader) -> UpTrack | None:
+        """An SSRC the SDP did not announce: find its track by the MID extension."""
+        if not header.extension_profile or not self._mid_ext_ids:
+            return None
+        try:
+            elements = parse_extensions(
+                header.extension_profile, data[header.extension_start : header.extension_end]
+            )
+        except ValueError:
+            return None
+        for ext_id in self._mid_ext_ids:
+            mid = elements.get(ext_id)
+            if mid is None:
+                continue
+            up = self.uptracks.get(mid.decode(errors="replace"))
+            if up is not None and up.codec.payload_type == header.payload_type:
+                self._by_ssrc[header.ssrc] = up
+                return up
+        return None
+
+    async def _on_rtcp(self, data: bytes) -> None:
+        try:
+            packets = rtcp.parse_compound(data)
+        except ValueError:
+            return
+        now = time.monotonic()
+        for packet in packets:
+            if isinstance(packet, rtcp.SenderReport):
+                up = self._by_ssrc.get(packet.ssrc)
+                if up is not None:
+                    up.on_sender_report(packet, now)
+
+    async def _run_rtcp(self) -> None:
+        """NACKs for missing packets; receiver reports and REMB once a second."""
+        tick = 0
+        try:
+            while not self.closed:
+                await asyncio.sleep(NACK_INTERVAL)
+                tick += 1
+                for up in list(self.uptracks.values()):
+                    nack = up.due_nacks()
+                    if nack is not None:
+                        up.send_rtcp(bytes(nack))
+                if tick % REPORT_EVERY == 0:
+                    self._send_reports()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("publisher RTCP loop of %s failed", self.participant_sid)
+
+    def _send_reports(self) -> None:
+        now = time.monotonic()
+        for up in list(self.uptracks.values()):
+            packets: list[rtcp.RtcpPacket] = [rtcp.ReceiverReport(self._rtcp_ssrc, up.report_blocks(now))]
+            bitrate = up.estimated_bitrate()
+            if bitrate is not None and up.ssrc is not None:
+                packets.append(rtcp.Remb(self._rtcp_ssrc, bitrate, [up.ssrc]))
+                up.last_remb = bitrate
+            up.send_rtcp(rtcp.serialize_compound(packets))
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for mid in list(self.uptracks):
+            self._remove(mid)
+        await self.pc.close()

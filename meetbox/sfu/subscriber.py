@@ -1,0 +1,179 @@
+"""The connection a participant receives on: the SFU offers, the client answers.
+
+One sendonly m-section per subscribed track. Adding or removing a track renegotiates;
+negotiations run one at a time and coalesce while one is waiting for its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiortc import RTCSessionDescription
+
+from meetbox.config import RtcSettings
+from meetbox.errors import FailedPrecondition, InvalidArgument
+from meetbox.ids import ParticipantSid, TrackSid
+from meetbox.media import rtcp
+from meetbox.sfu import hooks
+from meetbox.sfu.downtrack import DownTrack
+from meetbox.sfu.negotiation import capabilities_for, parse_sections, section_by_mid
+from meetbox.sfu.peer import new_peer_connection
+from meetbox.sfu.uptrack import UpTrack
+
+logger = logging.getLogger(__name__)
+
+# (sdp, {mid: track sid}) -> delivered to the client
+OfferSender = Callable[[str, dict[str, str]], Awaitable[None]]
+
+
+class SubscriberPeer:
+    def __init__(
+        self,
+        participant_sid: ParticipantSid,
+        settings: RtcSettings,
+        send_offer: OfferSender,
+        answer_timeout: float = 15.0,
+    ) -> None:
+        self.participant_sid = participant_sid
+        self.pc = new_peer_connection(settings)
+        self.downtracks: dict[TrackSid, DownTrack] = {}
+        self.negotiations = 0
+        self.closed = False
+        self._by_ssrc: dict[int, DownTrack] = {}
+        self._send_offer = send_offer
+        self._answer_timeout = answer_timeout
+        self._needs_negotiation = False
+        self._answer: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, up: UpTrack) -> DownTrack:
+        existing = self.downtracks.get(up.sid)
+        if existing is not None:
+            return existing
+        transceiver = self.pc.addTransceiver(hooks.ParkedTrack(up.kind), direction="sendonly")
+        transceiver.setCodecPreferences(capabilities_for(up.codec, up.kind))
+        hooks.set_sender_stream(transceiver.sender, up.participant_sid, up.sid)
+        hooks.silence_sender_reports(transceiver.sender)
+        down = DownTrack(up, transceiver, self.participant_sid)
+        self.downtracks[up.sid] = down
+        self._by_ssrc[down.ssrc] = down
+        up.attach(down)
+        self._renegotiate()
+        return down
+
+    def remove(self, track_sid: TrackSid) -> bool:
+        down = self.downtracks.pop(track_sid, None)
+        if down is None:
+            return False
+        self._by_ssrc.pop(down.ssrc, None)
+        down.close()
+        if not self.closed:
+            down.transceiver.direction = "inactive"
+            self._renegotiate()
+        return True
+
+    # -- negotiation -------------------------------------------------------------------
+
+    def _renegotiate(self) -> None:
+        self._needs_negotiation = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(
+                self._negotiate(), name=f"negotiate-{self.participant_sid}"
+            )
+
+    async def _negotiate(self) -> None:
+        while self._needs_negotiation and not self.closed:
+            self._needs_negotiation = False
+            try:
+                await self._negotiate_once()
+            except TimeoutError:
+                logger.warning("subscriber %s did not answer in time", self.participant_sid)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("negotiation with subscriber %s failed", self.participant_sid)
+
+    async def _negotiate_once(self) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        mids = {d.mid: d.track_sid for d in self.downtracks.values() if d.mid is not None}
+        self._answer = asyncio.get_running_loop().create_future()
+        self.negotiations += 1
+        await self._send_offer(self.pc.localDescription.sdp, mids)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._answer), self._answer_timeout)
+        finally:
+            self._answer = None
+
+    async def handle_answer(self, sdp: str) -> None:
+        """Apply the client's answer to the offer it was sent."""
+        answer = self._answer
+        if answer is None or answer.done():
+            raise FailedPrecondition("no subscriber offer is waiting for an answer")
+        try:
+            sections = parse_sections(sdp)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as exc:
+            raise InvalidArgument(f"the subscriber answer was refused: {exc}") from None
+        for down in self.downtracks.values():
+            section = section_by_mid(sections, down.mid) if down.mid else None
+            if section is None:
+                continue
+            transport = hooks.transport_of(down.transceiver)
+            hooks.intercept_transport(transport, self._on_rtp, self._on_rtcp)
+            down.configure(section, hooks.TransportWriter(transport))
+        if not answer.done():
+            answer.set_result(None)
+
+    # -- feedback from the subscriber ----------------------------------------------------
+
+    async def _on_rtp(self, data: bytes, arrival_time_ms: int) -> None:
+        return None  # a subscriber connection receives no media
+
+    async def _on_rtcp(self, data: bytes) -> None:
+        try:
+            packets = rtcp.parse_compound(data)
+        except ValueError:
+            return
+        by_ssrc = self._by_ssrc
+        for packet in packets:
+            if isinstance(packet, rtcp.PictureLoss):
+                down = by_ssrc.get(packet.media_ssrc)
+                if down is not None:
+                    down.up.request_keyframe()
+            elif isinstance(packet, rtcp.FullIntraRequest):
+                for ssrc, _ in packet.entries:
+                    down = by_ssrc.get(ssrc)
+                    if down is not None:
+                        down.up.request_keyframe()
+            elif isinstance(packet, rtcp.Nack):
+                down = by_ssrc.get(packet.media_ssrc)
+                if down is not None:
+                    down.retransmit(packet.lost)
+            elif isinstance(packet, rtcp.Remb):
+                for ssrc in packet.ssrcs:
+                    down = by_ssrc.get(ssrc)
+                    if down is not None:
+                        down.remb = packet.bitrate
+            elif isinstance(packet, rtcp.ReceiverReport | rtcp.SenderReport):
+                for block in packet.reports:
+                    down = by_ssrc.get(block.ssrc)
+                    if down is not None:
+                        down.on_receiver_report(block)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for sid in list(self.downtracks):
+            self.remove(sid)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.pc.close()

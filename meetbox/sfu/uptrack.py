@@ -1,0 +1,201 @@
+"""A published track as the SFU receives it: one incoming RTP stream and its fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from meetbox.ids import ParticipantSid, TrackSid
+from meetbox.media import rtcp
+from meetbox.media.audiolevel import audio_level_from_extension
+from meetbox.media.keyframe import is_keyframe
+from meetbox.media.packetcache import PacketCache
+from meetbox.media.rtp import RtpHeader, parse_extensions
+from meetbox.media.stats import NackTracker, ReceiveStatistics
+from meetbox.sfu.negotiation import URI_AUDIO_LEVEL, Codec
+
+if TYPE_CHECKING:
+    from meetbox.sfu.downtrack import DownTrack
+
+logger = logging.getLogger(__name__)
+
+SOURCES = ("camera", "microphone", "screen_share", "screen_share_audio", "unknown")
+
+
+class UpTrack:
+    def __init__(
+        self,
+        *,
+        sid: TrackSid,
+        participant_sid: ParticipantSid,
+        kind: str,
+        source: str,
+        name: str,
+        mid: str,
+        codec: Codec,
+        ssrc: int | None,
+        rtx_ssrc: int | None,
+        extensions: dict[str, int],
+        send_rtcp: Callable[[bytes], None],
+        rtcp_ssrc: int,
+        keyframe_interval: float,
+        on_audio_level: Callable[[ParticipantSid, int], None] | None = None,
+    ) -> None:
+        self.sid = sid
+        self.participant_sid = participant_sid
+        self.kind = kind
+        self.source = source
+        self.name = name
+        self.mid = mid
+        self.codec = codec
+        self.ssrc = ssrc
+        self.rtx_ssrc = rtx_ssrc
+        self.extensions = extensions
+        self.extension_uris = {ext_id: uri for uri, ext_id in extensions.items()}
+        self.muted = False
+        self.closed = False
+        self.downtracks: list[DownTrack] = []
+        self.stats: ReceiveStatistics | None = None
+        self.nacks = NackTracker() if kind == "video" else None
+        self.cache = PacketCache() if kind == "video" else None
+        self.packets_received = 0
+        self.send_rtcp = send_rtcp
+        self._rtcp_ssrc = rtcp_ssrc
+        self._keyframe_interval = keyframe_interval
+        self._last_keyframe_request = 0.0
+        self._pending_keyframe: asyncio.TimerHandle | None = None
+        self._audio_level_id = extensions.get(URI_AUDIO_LEVEL) if kind == "audio" else None
+        self._on_audio_level = on_audio_level
+        self._mime = codec.mime_type
+        self.keyframe_requests_sent = 0
+        self.last_remb: int | None = None
+
+    def info(self) -> dict[str, object]:
+        return {
+            "sid": self.sid,
+            "participant_sid": self.participant_sid,
+            "kind": self.kind,
+            "source": self.source,
+            "name": self.name,
+            "muted": self.muted,
+            "mime_type": self.codec.mime_type,
+        }
+
+    # -- RTP in ------------------------------------------------------------------------
+
+    def on_rtp(self, data: bytes, header: RtpHeader, now: float) -> None:
+        self.packets_received += 1
+        stats = self.stats
+        if stats is None or stats.ssrc != header.ssrc:
+            stats = self.stats = ReceiveStatistics(header.ssrc, self.codec.clock_rate)
+            self.ssrc = header.ssrc
+            for down in self.downtracks:
+                down.source_changed()
+        stats.add(header.sequence_number, header.timestamp, len(data), now)
+        if self.nacks is not None:
+            self.nacks.add(header.sequence_number)
+        if self.cache is not None:
+            self.cache.put(header.sequence_number, data)
+        elements: dict[int, bytes] = {}
+        if header.extension_profile:
+            try:
+                elements = parse_extensions(
+                    header.extension_profile, data[header.extension_start : header.extension_end]
+                )
+            except ValueError:
+                elements = {}
+        if self._audio_level_id is not None and self._on_audio_level is not None:
+            value = elements.get(self._audio_level_id)
+            if value:
+                _, level = audio_level_from_extension(value)
+                self._on_audio_level(self.participant_sid, level)
+        if self.muted or not self.downtracks:
+            return
+        keyframe: bool | None = None
+        for down in self.downtracks:
+            if down.waiting_for_keyframe:
+                if keyframe is None:
+                    keyframe = is_keyframe(
+                        self._mime, data[header.payload_start : header.payload_end]
+                    )
+                if not keyframe:
+                    if down.ready:
+                        self.request_keyframe()
+                    continue
+            down.forward(data, header, elements, now)
+
+    # -- RTCP ---------------------------------------------------------------------------
+
+    def on_sender_report(self, report: rtcp.SenderReport, now: float) -> None:
+        if self.stats is not None:
+            self.stats.on_sender_report(report.ntp_timestamp, now)
+        for down in self.downtracks:
+            down.send_sender_report(report)
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe, at most once per interval (later, not never)."""
+        if self.kind != "video" or self.closed or self.ssrc is None:
+            return
+        now = time.monotonic()
+        wait = self._last_keyframe_request + self._keyframe_interval - now
+        if wait <= 0:
+            self._send_keyframe_request()
+        elif self._pending_keyframe is None:
+            loop = asyncio.get_running_loop()
+            self._pending_keyframe = loop.call_later(wait, self._send_keyframe_request)
+
+    def _send_keyframe_request(self) -> None:
+        self._pending_keyframe = None
+        if self.closed or self.ssrc is None:
+            return
+        self._last_keyframe_request = time.monotonic()
+        self.keyframe_requests_sent += 1
+        self.send_rtcp(bytes(rtcp.PictureLoss(self._rtcp_ssrc, self.ssrc)))
+
+    def report_blocks(self, now: float) -> list[rtcp.ReportBlock]:
+        return [self.stats.report_block(now)] if self.stats is not None else []
+
+    def due_nacks(self) -> rtcp.Nack | None:
+        if self.nacks is None or self.ssrc is None:
+            return None
+        lost = self.nacks.due()
+        return rtcp.Nack(self._rtcp_ssrc, self.ssrc, lost) if lost else None
+
+    def estimated_bitrate(self) -> int | None:
+        """The smallest bitrate any subscriber's REMB allows (None: no estimate)."""
+        rates = [d.remb for d in self.downtracks if d.remb is not None]
+        return min(rates) if rates else None
+
+    # -- fan-out ------------------------------------------------------------------------
+
+    def attach(self, down: DownTrack) -> None:
+        if down not in self.downtracks:
+            self.downtracks.append(down)
+
+    def detach(self, down: DownTrack) -> None:
+        if down in self.downtracks:
+            self.downtracks.remove(down)
+
+    def set_muted(self, muted: bool) -> None:
+        if self.muted == muted:
+            return
+        self.muted = muted
+        if not muted:
+            for down in self.downtracks:
+                down.source_changed()
+            self.request_keyframe()
+
+    def close(self) -> None:
+        """Stop forwarding; the down-tracks are closed by their subscriber's peer."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._pending_keyframe is not None:
+            self._pending_keyframe.cancel()
+            self._pending_keyframe = None
+        for down in list(self.downtracks):
+            down.upstream_closed()
+        self.downtracks.clear()

@@ -1,0 +1,1 @@
+"""Socket.IO signalling: access tokens, rooms, participants and their events."""

@@ -1,0 +1,86 @@
+"""A participant of a room: who it is, what it may do, and its two peer connections."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from meetbox.config import RtcSettings
+from meetbox.ids import ParticipantSid, TrackSid
+from meetbox.sfu.publisher import PublisherPeer
+from meetbox.sfu.subscriber import OfferSender, SubscriberPeer
+from meetbox.signalling.tokens import AccessClaims
+
+
+class Participant:
+    def __init__(
+        self,
+        sid: ParticipantSid,
+        claims: AccessClaims,
+        connection_id: str,
+        settings: RtcSettings,
+        send_offer: OfferSender,
+        on_audio_level: Callable[[ParticipantSid, int], None],
+    ) -> None:
+        self.sid = sid
+        self.identity = claims.identity
+        self.name = claims.name or claims.identity
+        self.metadata = claims.metadata
+        self.grant = claims.video
+        self.expires_at = claims.expires_at
+        self.connection_id = connection_id
+        self.joined_at = time.time()
+        self.closed = False
+        self._settings = settings
+        self._on_audio_level = on_audio_level
+        self._publisher: PublisherPeer | None = None
+        self.subscriber = SubscriberPeer(sid, settings, send_offer)
+        # tracks this participant chose not to receive (auto-subscribe skips them)
+        self.unsubscribed: set[TrackSid] = set()
+
+    @property
+    def hidden(self) -> bool:
+        return self.grant.hidden
+
+    @property
+    def is_host(self) -> bool:
+        return self.grant.room_admin
+
+    @property
+    def publisher(self) -> PublisherPeer:
+        if self._publisher is None:
+            self._publisher = PublisherPeer(self.sid, self._settings, self._on_audio_level)
+        return self._publisher
+
+    @property
+    def published(self) -> list[object]:
+        if self._publisher is None:
+            return []
+        return [up.info() for up in self._publisher.uptracks.values()]
+
+    def info(self) -> dict[str, object]:
+        return {
+            "sid": self.sid,
+            "identity": self.identity,
+            "name": self.name,
+            "metadata": self.metadata,
+            "joined_at": int(self.joined_at),
+            "is_host": self.is_host,
+            "permission": {
+                "can_publish": self.grant.can_publish,
+                "can_subscribe": self.grant.can_subscribe,
+                "can_publish_data": self.grant.can_publish_data,
+                "can_publish_sources": list(self.grant.can_publish_sources),
+                "hidden": self.grant.hidden,
+            },
+            "tracks": self.published,
+        }
+
+    async def close(self) -> None:
+        """Close both connections; the room has already unpublished the tracks."""
+        if self.closed:
+            return
+        self.closed = True
+        await self.subscriber.close()
+        if self._publisher is not None:
+            await self._publisher.close()

@@ -1,0 +1,46 @@
+"""Validation of Socket.IO payloads: clear errors, nothing applied on a bad one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from meetbox.errors import InvalidArgument
+
+
+def as_dict(data: Any, allowed: Iterable[str]) -> dict[str, Any]:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidArgument("payload must be an object")
+    allowed = set(allowed)
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        raise InvalidArgument(f"unknown field(s): {', '.join(unknown)}")
+    return data
+
+
+def string(data: dict[str, Any], key: str, *, max_len: int, required: bool = True, default: str = "") -> str:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidArgument(f"{key} is required")
+        return default
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{key} must be a string")
+    if required and not value:
+        raise InvalidArgument(f"{key} must not be empty")
+    if len(value) > max_len:
+        raise InvalidArgument(f"{key} must be at most {max_len} characters")
+    return value
+
+
+def boolean(data: dict[str, Any], key: str, *, required: bool = True, default: bool = False) -> bool:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidArgument(f"{key} is required")
+        return default
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{key} must be true or false")
+    return value

@@ -1,0 +1,256 @@
+"""A room: its participants, who receives which track, and the events it announces."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from meetbox.config import Settings
+from meetbox.errors import FailedPrecondition, NotFound, PermissionDenied
+from meetbox.ids import ParticipantSid, TrackSid, new_participant_sid, new_room_sid
+from meetbox.media.audiolevel import Speaker
+from meetbox.sfu.negotiation import MediaSection
+from meetbox.sfu.publisher import TrackDescription
+from meetbox.sfu.router import Router
+from meetbox.sfu.uptrack import UpTrack
+from meetbox.signalling.participant import Participant
+from meetbox.signalling.tokens import SOURCES, AccessClaims
+
+logger = logging.getLogger(__name__)
+
+
+class RoomEvents(Protocol):
+    """How a room reaches its participants' connections."""
+
+    async def to_connection(self, connection_id: str, event: str, data: dict[str, Any]) -> None: ...
+
+    async def to_room(
+        self, room: str, event: str, data: dict[str, Any], skip: str | None = None
+    ) -> None: ...
+
+    async def disconnect(self, connection_id: str) -> None: ...
+
+
+class Room:
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        events: RoomEvents,
+        on_closed: Callable[[Room], None],
+    ) -> None:
+        self.name = name
+        self.sid = new_room_sid()
+        self.settings = settings
+        self.events = events
+        self.participants: dict[ParticipantSid, Participant] = {}
+        self.router = Router(settings.room, self._announce_speakers)
+        self.closed = False
+        self._on_closed = on_closed
+        self._empty_timer: asyncio.TimerHandle | None = None
+        self._close_task: asyncio.Task[None] | None = None
+
+    def info(self) -> dict[str, object]:
+        return {"sid": self.sid, "name": self.name, "num_participants": len(self.participants)}
+
+    def visible(self) -> list[Participant]:
+        return [p for p in self.participants.values() if not p.hidden]
+
+    # -- membership ---------------------------------------------------------------------
+
+    async def join(self, claims: AccessClaims, connection_id: str) -> Participant:
+        if self.closed:
+            raise FailedPrecondition(f"room {self.name!r} is closed")
+        for other in list(self.participants.values()):
+            if other.identity == claims.identity:
+                # as LiveKit does: the newest connection of an identity wins
+                await self.events.to_connection(
+                    other.connection_id, "disconnected", {"reason": "duplicate_identity"}
+                )
+                await self.leave(other)
+                await self.events.disconnect(other.connection_id)
+        sid = new_participant_sid()
+
+        async def send_offer(sdp: str, mids: dict[str, str]) -> None:
+            await self.events.to_connection(connection_id, "subscriber_offer", {"sdp": sdp, "tracks": mids})
+
+        participant = Participant(
+            sid, claims, connection_id, self.settings.rtc, send_offer, self.router.on_audio_level
+        )
+        self.participants[sid] = participant
+        self._cancel_empty_timer()
+        if not participant.hidden:
+            await self.events.to_room(
+                self.name, "participant_joined", {"participant": participant.info()}, skip=connection_id
+            )
+        return participant
+
+    def snapshot_for(self, participant: Participant) -> dict[str, object]:
+        """The ``room_connected`` payload."""
+        return {
+            "room": self.info(),
+            "participant": participant.info(),
+            "participants": [p.info() for p in self.visible() if p is not participant],
+        }
+
+    def subscribe_existing(self, participant: Participant) -> None:
+        """Auto-subscribe a newcomer to every track already published."""
+        if not participant.grant.can_subscribe:
+            return
+        for up in self.router.uptracks.values():
+            if up.participant_sid != participant.sid:
+                participant.subscriber.add(up)
+
+    async def leave(self, participant: Participant, reason: str = "left") -> None:
+        if self.participants.pop(participant.sid, None) is None:
+            return
+        self.router.forget(participant.sid)
+        for up in list(self.router.uptracks.values()):
+            if up.participant_sid == participant.sid:
+                await self._unpublish(up, announce=False)
+        await participant.close()
+        if not participant.hidden:
+            await self.events.to_room(
+                self.name,
+                "participant_left",
+                {"sid": participant.sid, "identity": participant.identity, "reason": reason},
+            )
+        if not self.participants:
+            self._start_empty_timer()
+
+    # -- tracks ---------------------------------------------------------------------------
+
+    async def publish(
+        self, participant: Participant, sdp: str, meta: dict[str, dict[str, str]]
+    ) -> dict[str, Any]:
+        if not participant.grant.can_publish:
+            raise PermissionDenied("this token does not allow publishing (canPublish is false)")
+
+        def describe(section: MediaSection) -> TrackDescription:
+            given = meta.get(section.mid, {})
+            source = given.get("source") or ("microphone" if section.kind == "audio" else "camera")
+            if source not in SOURCES:
+                raise PermissionDenied(f"unknown track source {source!r}")
+            if not participant.grant.may_publish(source):
+                raise PermissionDenied(f"this token does not allow publishing {source}")
+            return TrackDescription(source=source, name=given.get("name", ""))
+
+        result = await participant.publisher.handle_offer(sdp, describe)
+        for up in result.removed:
+            await self._unpublish(up)
+        for up in result.added:
+            self.router.add(up)
+            info = up.info()
+            if not participant.hidden:
+                await self.events.to_room(
+                    self.name,
+                    "track_published",
+                    {"participant_sid": participant.sid, "track": info},
+                    skip=participant.connection_id,
+                )
+            for other in self.participants.values():
+                if other is not participant and other.grant.can_subscribe:
+                    other.subscriber.add(up)
+        return {
+            "sdp": result.answer,
+            "tracks": [{"mid": up.mid, **up.info()} for up in result.added],
+        }
+
+    def _owned_track(self, participant: Participant, track_sid: str) -> UpTrack:
+        up = self.router.uptracks.get(TrackSid(track_sid))
+        if up is None or up.participant_sid != participant.sid:
+            raise NotFound(f"you have no published track {track_sid!r}")
+        return up
+
+    async def unpublish(self, participant: Participant, track_sid: str) -> None:
+        up = self._owned_track(participant, track_sid)
+        participant.publisher.remove_track(up)
+        await self._unpublish(up)
+
+    async def _unpublish(self, up: UpTrack, announce: bool = True) -> None:
+        self.router.remove(up.sid)
+        for other in self.participants.values():
+            other.subscriber.remove(up.sid)
+            other.unsubscribed.discard(up.sid)
+        owner = self.participants.get(up.participant_sid)
+        if announce and owner is not None and not owner.hidden:
+            await self.events.to_room(
+                self.name,
+                "track_unpublished",
+                {"participant_sid": up.participant_sid, "track_sid": up.sid},
+            )
+
+    async def set_muted(self, participant: Participant, track_sid: str, muted: bool) -> None:
+        up = self._owned_track(participant, track_sid)
+        if up.muted == muted:
+            return
+        up.set_muted(muted)
+        if not participant.hidden:
+            await self.events.to_room(
+                self.name,
+                "track_muted",
+                {"participant_sid": participant.sid, "track_sid": up.sid, "muted": muted},
+            )
+
+    def subscribe(self, participant: Participant, track_sid: str) -> None:
+        if not participant.grant.can_subscribe:
+            raise PermissionDenied("this token does not allow subscribing (canSubscribe is false)")
+        up = self.router.uptracks.get(TrackSid(track_sid))
+        if up is None:
+            raise NotFound(f"no track {track_sid!r} in this room")
+        if up.participant_sid == participant.sid:
+            raise FailedPrecondition("a participant cannot subscribe to its own track")
+        participant.unsubscribed.discard(up.sid)
+        participant.subscriber.add(up)
+
+    def unsubscribe(self, participant: Participant, track_sid: str) -> None:
+        up = self.router.uptracks.get(TrackSid(track_sid))
+        if up is None:
+            raise NotFound(f"no track {track_sid!r} in this room")
+        participant.unsubscribed.add(up.sid)
+        participant.subscriber.remove(up.sid)
+
+    async def _announce_speakers(self, speakers: list[Speaker]) -> None:
+        payload = [
+            {"sid": s.key, "level": s.level}
+            for s in speakers
+            if (p := self.participants.get(s.key)) is not None and not p.hidden  # type: ignore[arg-type]
+        ]
+        await self.events.to_room(self.name, "active_speakers", {"speakers": payload})
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def _start_empty_timer(self) -> None:
+        if self.closed or self._empty_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._empty_timer = loop.call_later(self.settings.room.empty_timeout, self._empty_timeout)
+
+    def _cancel_empty_timer(self) -> None:
+        if self._empty_timer is not None:
+            self._empty_timer.cancel()
+            self._empty_timer = None
+
+    def _empty_timeout(self) -> None:
+        self._empty_timer = None
+        if not self.participants and not self.closed:
+            logger.info("room %s closes: empty for %ss", self.name, self.settings.room.empty_timeout)
+            self._close_task = asyncio.create_task(self.close(), name=f"close-room-{self.name}")
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel_empty_timer()
+        for participant in list(self.participants.values()):
+            with contextlib.suppress(Exception):
+                await self.events.to_connection(
+                    participant.connection_id, "disconnected", {"reason": "room_closed"}
+                )
+            await self.leave(participant, reason="room_closed")
+            await self.events.disconnect(participant.connection_id)
+        await self.router.close()
+        self._on_closed(self)

@@ -1,0 +1,223 @@
+"""The Socket.IO server: authenticates connections and turns events into room calls.
+
+Every client event is answered through its ack: ``{"ok": true, ...}`` or
+``{"ok": false, "error": {"code", "message"}}``. See docs/PROTOCOL.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from meetbox.config import Settings
+from meetbox.errors import FailedPrecondition, InvalidArgument, MeetboxError
+from meetbox.signalling import payloads
+from meetbox.signalling.participant import Participant
+from meetbox.signalling.registry import LocalRoomRegistry, RoomRegistry
+from meetbox.signalling.room import Room
+from meetbox.signalling.tokens import TokenVerifier
+
+logger = logging.getLogger(__name__)
+
+MAX_SDP = 64 * 1024
+MAX_SID = 64
+Handler = Callable[["SignallingServer", Participant, Any], Awaitable[dict[str, Any] | None]]
+
+
+def _event(func: Handler) -> Callable[[SignallingServer, str, Any], Awaitable[dict[str, Any]]]:
+    """Find the sender's participant, run the handler, and shape the ack."""
+
+    @functools.wraps(func)
+    async def wrapper(self: SignallingServer, sid: str, data: Any = None) -> dict[str, Any]:
+        participant = self.participants.get(sid)
+        try:
+            if participant is None or participant.closed:
+                raise FailedPrecondition("this connection is not in a room")
+            result = await func(self, participant, data)
+        except MeetboxError as exc:
+            return {"ok": False, "error": exc.to_dict()}
+        except Exception:
+            logger.exception("event %s from %s failed", func.__name__, sid)
+            return {"ok": False, "error": {"code": "internal", "message": "internal error"}}
+        return {"ok": True, **(result or {})}
+
+    return wrapper
+
+
+class SignallingServer:
+    def __init__(
+        self, settings: Settings, verifier: TokenVerifier, registry: RoomRegistry | None = None
+    ) -> None:
+        self.settings = settings
+        self.verifier = verifier
+        self.rooms: RoomRegistry = registry if registry is not None else LocalRoomRegistry()
+        self.participants: dict[str, Participant] = {}  # by Socket.IO sid
+        self.rooms_of: dict[str, Room] = {}  # by Socket.IO sid
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            cors_allowed_origins=[],
+            max_http_buffer_size=256 * 1024,
+            logger=False,
+            engineio_logger=False,
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
+        self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
+        for name, handler in {
+            "publish_offer": self.publish_offer,
+            "subscriber_answer": self.subscriber_answer,
+            "subscribe": self.subscribe,
+            "unsubscribe": self.unsubscribe,
+            "mute_track": self.mute_track,
+            "unpublish": self.unpublish,
+            "leave": self.leave,
+        }.items():
+            self.sio.on(name, handler)
+
+    def attach(self, app: web.Application) -> None:
+        self.sio.attach(app, socketio_path="socket.io")
+
+    # -- RoomEvents ---------------------------------------------------------------------
+
+    async def to_connection(self, connection_id: str, event: str, data: dict[str, Any]) -> None:
+        await self.sio.emit(event, data, to=connection_id)
+
+    async def to_room(self, room: str, event: str, data: dict[str, Any], skip: str | None = None) -> None:
+        await self.sio.emit(event, data, room=room, skip_sid=skip)
+
+    async def disconnect(self, connection_id: str) -> None:
+        self.participants.pop(connection_id, None)
+        self.rooms_of.pop(connection_id, None)
+        await self.sio.disconnect(connection_id)
+
+    # -- connection -----------------------------------------------------------------------
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        if self.closed:
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "unavailable", "message": "server is shutting down"}
+            )
+        try:
+            if not isinstance(auth, dict):
+                raise InvalidArgument("connect with auth = {token: ...}")
+            data = payloads.as_dict(auth, ("token", "room"))
+            room_name = payloads.string(data, "room", max_len=256, required=False) or None
+            claims = self.verifier.verify_for_room(data.get("token"), room_name)
+            room = self.rooms.get_or_create(
+                claims.video.room,
+                lambda: Room(claims.video.room, self.settings, self, self._room_closed),
+            )
+            participant = await room.join(claims, sid)
+        except MeetboxError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.to_dict()) from None
+        except Exception:
+            logger.exception("connect failed")
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "internal", "message": "internal error"}
+            ) from None
+        self.participants[sid] = participant
+        self.rooms_of[sid] = room
+        await self.sio.enter_room(sid, room.name)
+        self._spawn(self._welcome(sid, room, participant))
+
+    async def _welcome(self, sid: str, room: Room, participant: Participant) -> None:
+        await self.sio.emit("room_connected", room.snapshot_for(participant), to=sid)
+        room.subscribe_existing(participant)
+
+    async def _disconnect(self, sid: str, *args: Any) -> None:
+        participant = self.participants.pop(sid, None)
+        room = self.rooms_of.pop(sid, None)
+        if participant is not None and room is not None:
+            await room.leave(participant, reason="disconnected")
+
+    def _room_closed(self, room: Room) -> None:
+        self.rooms.remove(room)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def room_of(self, participant: Participant) -> Room:
+        room = self.rooms_of.get(participant.connection_id)
+        if room is None:
+            raise FailedPrecondition("this connection is not in a room")
+        return room
+
+    # -- events ---------------------------------------------------------------------------
+
+    @_event
+    async def publish_offer(self, participant: Participant, data: Any) -> dict[str, Any]:
+        body = payloads.as_dict(data, ("sdp", "tracks"))
+        sdp = payloads.string(body, "sdp", max_len=MAX_SDP)
+        tracks = body.get("tracks") or {}
+        if not isinstance(tracks, dict) or len(tracks) > 32:
+            raise InvalidArgument("tracks must be an object of at most 32 {mid: {source, name}}")
+        meta: dict[str, dict[str, str]] = {}
+        for mid, value in tracks.items():
+            entry = payloads.as_dict(value, ("source", "name"))
+            meta[str(mid)] = {
+                "source": payloads.string(entry, "source", max_len=32, required=False),
+                "name": payloads.string(entry, "name", max_len=128, required=False),
+            }
+        return await self.room_of(participant).publish(participant, sdp, meta)
+
+    @_event
+    async def subscriber_answer(self, participant: Participant, data: Any) -> None:
+        body = payloads.as_dict(data, ("sdp",))
+        await participant.subscriber.handle_answer(payloads.string(body, "sdp", max_len=MAX_SDP))
+
+    @_event
+    async def subscribe(self, participant: Participant, data: Any) -> None:
+        body = payloads.as_dict(data, ("track_sid",))
+        self.room_of(participant).subscribe(participant, payloads.string(body, "track_sid", max_len=MAX_SID))
+
+    @_event
+    async def unsubscribe(self, participant: Participant, data: Any) -> None:
+        body = payloads.as_dict(data, ("track_sid",))
+        self.room_of(participant).unsubscribe(
+            participant, payloads.string(body, "track_sid", max_len=MAX_SID)
+        )
+
+    @_event
+    async def mute_track(self, participant: Participant, data: Any) -> None:
+        body = payloads.as_dict(data, ("track_sid", "muted"))
+        await self.room_of(participant).set_muted(
+            participant,
+            payloads.string(body, "track_sid", max_len=MAX_SID),
+            payloads.boolean(body, "muted"),
+        )
+
+    @_event
+    async def unpublish(self, participant: Participant, data: Any) -> None:
+        body = payloads.as_dict(data, ("track_sid",))
+        await self.room_of(participant).unpublish(
+            participant, payloads.string(body, "track_sid", max_len=MAX_SID)
+        )
+
+    @_event
+    async def leave(self, participant: Participant, data: Any) -> None:
+        payloads.as_dict(data, ())
+        room = self.room_of(participant)
+        self.participants.pop(participant.connection_id, None)
+        self.rooms_of.pop(participant.connection_id, None)
+        # the client closes its socket once it has the ack
+        await room.leave(participant, reason="left")
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for room in list(self.rooms):
+            await room.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
