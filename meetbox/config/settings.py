@@ -186,7 +186,7 @@ _CONVERTERS: dict[Any, Any] = {
     int: _to_number(int),
     float: _to_number(float),
     str: _to_str,
-    Path: lambda value: Path(_to_str(value)),
+    Path: lambda value: value if isinstance(value, Path) else Path(_to_str(value)),
     tuple[str, ...]: _to_str_tuple,
 }
 

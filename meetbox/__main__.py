@@ -1,0 +1,5 @@
+import sys
+
+from meetbox.cli import main
+
+sys.exit(main())

@@ -1,0 +1,61 @@
+"""The server: wires settings, keys, signalling and the web app, and owns their lifetime."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from meetbox.config import Settings
+from meetbox.keys import ApiKeys, load_or_create_keys
+from meetbox.sfu import hooks
+from meetbox.signalling.server import SignallingServer
+from meetbox.signalling.tokens import TokenVerifier
+from meetbox.web.app import create_app
+
+logger = logging.getLogger(__name__)
+
+REPO_NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+
+
+class MeetboxServer:
+    """``Server → Room → Participant → peer connections → tracks``; ``close()`` cascades."""
+
+    def __init__(self, settings: Settings, vendor_dir: Path | None = None) -> None:
+        hooks.selftest()
+        self.settings = settings
+        self.keys: ApiKeys = load_or_create_keys(settings.server.data_dir, settings.keys)
+        hooks.configure_ice(settings.rtc.ice_addresses, settings.rtc.udp_port_min, settings.rtc.udp_port_max)
+        self.signalling = SignallingServer(settings, TokenVerifier(self.keys.as_map()))
+        self.app = create_app(vendor_dir or REPO_NODE_MODULES)
+        self.signalling.attach(self.app)
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self.port = settings.server.port
+        self.closed = False
+
+    @property
+    def url(self) -> str:
+        host = self.settings.server.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
+        await self._site.start()
+        addresses = self._runner.addresses
+        if addresses:
+            self.port = int(addresses[0][1])
+        logger.info("meetbox listening on %s", self.url)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        await self.signalling.close()
+        if self._runner is not None:
+            await self._runner.cleanup()

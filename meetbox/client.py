@@ -1,0 +1,319 @@
+"""An async Python client for meetbox, for tests, bots and load.
+
+    async with Client(url, token) as alice:
+        await alice.publish(CounterVideoTrack())
+        remote = await alice.wait_for_track(identity="bob", kind="video")
+        frame = await remote.track.recv()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeVar
+
+import socketio
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from meetbox.errors import MeetboxError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ClientError(MeetboxError):
+    """An error the server answered with; ``code`` is the server's code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.server_code = code
+
+    def __str__(self) -> str:
+        return f"{self.server_code}: {self.message}"
+
+
+@dataclass
+class RemoteTrack:
+    sid: str
+    participant_sid: str
+    kind: str
+    track: MediaStreamTrack
+    mid: str
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Client:
+    def __init__(self, url: str, token: str, *, room: str | None = None) -> None:
+        self.url = url
+        self.token = token
+        self.room_name = room
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.room: dict[str, Any] | None = None
+        self.me: dict[str, Any] | None = None
+        self.participants: dict[str, dict[str, Any]] = {}
+        self.published: dict[str, dict[str, Any]] = {}  # others' tracks by sid
+        self.remote: dict[str, RemoteTrack] = {}
+        self.local: dict[str, MediaStreamTrack] = {}  # my published tracks by sid
+        self.active_speakers: list[str] = []
+        self.events: list[tuple[str, Any]] = []
+        self.disconnect_reason: str | None = None
+        self.connected = False
+        self.publisher: RTCPeerConnection | None = None
+        self.subscriber: RTCPeerConnection | None = None
+        self._mids: dict[str, str] = {}
+        self._changed = asyncio.Condition()
+        self._publish_lock = asyncio.Lock()
+        self._register()
+
+    # -- lifetime -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        auth: dict[str, str] = {"token": self.token}
+        if self.room_name:
+            auth["room"] = self.room_name
+        try:
+            await self.sio.connect(
+                self.url, auth=auth, transports=["websocket"], socketio_path="socket.io", wait_timeout=timeout
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            detail = exc.args[1] if len(exc.args) > 1 else exc.args[0] if exc.args else exc
+            if isinstance(detail, dict):
+                raise ClientError(str(detail.get("code")), str(detail.get("message"))) from None
+            raise ClientError("unavailable", str(detail)) from None
+        await self.wait_for(lambda: self.me is not None, timeout)
+
+    async def leave(self) -> None:
+        if self.connected:
+            await self._call("leave", {})
+        await self.close()
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+        for remote in self.remote.values():
+            remote.ended.set()
+        for pc in (self.publisher, self.subscriber):
+            if pc is not None:
+                await pc.close()
+        for track in self.local.values():
+            track.stop()
+
+    # -- waiting --------------------------------------------------------------------------
+
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+        """Wait until ``predicate()`` is truthy (checked on every event); return it."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"condition not met within {timeout}s")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except TimeoutError:
+                    pass
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for_track(
+        self, *, identity: str | None = None, kind: str | None = None, timeout: float = 10.0
+    ) -> RemoteTrack:
+        def find() -> RemoteTrack | None:
+            for remote in self.remote.values():
+                who = self.participants.get(remote.participant_sid, {})
+                if remote.ended.is_set():
+                    continue
+                if identity is not None and who.get("identity") != identity:
+                    continue
+                if kind is not None and remote.kind != kind:
+                    continue
+                return remote
+            return None
+
+        return await self.wait_for(find, timeout)
+
+    # -- actions --------------------------------------------------------------------------
+
+    async def _call(self, event: str, data: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
+        reply = await self.sio.call(event, data, timeout=timeout)
+        if not isinstance(reply, dict):
+            raise ClientError("internal", f"unexpected reply to {event}: {reply!r}")
+        if not reply.get("ok"):
+            error = reply.get("error") or {}
+            raise ClientError(str(error.get("code")), str(error.get("message")))
+        return reply
+
+    async def publish(self, track: MediaStreamTrack, source: str | None = None, name: str = "") -> str:
+        """Publish a track; returns its track sid."""
+        async with self._publish_lock:
+            if self.publisher is None:
+                self.publisher = RTCPeerConnection()
+            pc = self.publisher
+            transceiver = pc.addTransceiver(track, direction="sendonly")
+            await pc.setLocalDescription(await pc.createOffer())
+            mid = transceiver.mid
+            meta = {"source": source or ("microphone" if track.kind == "audio" else "camera"), "name": name}
+            reply = await self._call("publish_offer", {"sdp": pc.localDescription.sdp, "tracks": {mid: meta}})
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+            for info in reply.get("tracks", []):
+                if info.get("mid") == mid:
+                    self.local[info["sid"]] = track
+                    return str(info["sid"])
+            raise ClientError("internal", "the server did not confirm the track")
+
+    async def unpublish(self, track_sid: str) -> None:
+        await self._call("unpublish", {"track_sid": track_sid})
+        track = self.local.pop(track_sid, None)
+        if track is not None and self.publisher is not None:
+            for sender in self.publisher.getSenders():
+                if sender.track is track:
+                    sender.replaceTrack(None)
+            track.stop()
+
+    async def set_muted(self, track_sid: str, muted: bool) -> None:
+        await self._call("mute_track", {"track_sid": track_sid, "muted": muted})
+
+    async def subscribe(self, track_sid: str) -> None:
+        await self._call("subscribe", {"track_sid": track_sid})
+
+    async def unsubscribe(self, track_sid: str) -> None:
+        await self._call("unsubscribe", {"track_sid": track_sid})
+        remote = self.remote.pop(track_sid, None)
+        if remote is not None:
+            remote.ended.set()
+        await self._notify()
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        sio = self.sio
+
+        @sio.event  # type: ignore[misc]
+        async def connect() -> None:
+            self.connected = True
+
+        @sio.event  # type: ignore[misc]
+        async def disconnect(*args: Any) -> None:
+            self.connected = False
+            for remote in self.remote.values():
+                remote.ended.set()
+            await self._notify()
+
+        async def record(event: str, data: Any) -> None:
+            self.events.append((event, data))
+            await self._notify()
+
+        @sio.on("room_connected")  # type: ignore[misc]
+        async def room_connected(data: dict[str, Any]) -> None:
+            self.room = data["room"]
+            for p in data["participants"]:
+                self._add_participant(p)
+            self.me = data["participant"]
+            await record("room_connected", data)
+
+        @sio.on("participant_joined")  # type: ignore[misc]
+        async def participant_joined(data: dict[str, Any]) -> None:
+            self._add_participant(data["participant"])
+            await record("participant_joined", data)
+
+        @sio.on("participant_left")  # type: ignore[misc]
+        async def participant_left(data: dict[str, Any]) -> None:
+            self.participants.pop(data["sid"], None)
+            for sid, info in list(self.published.items()):
+                if info["participant_sid"] == data["sid"]:
+                    self._end_track(sid)
+            await record("participant_left", data)
+
+        @sio.on("track_published")  # type: ignore[misc]
+        async def track_published(data: dict[str, Any]) -> None:
+            self.published[data["track"]["sid"]] = data["track"]
+            await record("track_published", data)
+
+        @sio.on("track_unpublished")  # type: ignore[misc]
+        async def track_unpublished(data: dict[str, Any]) -> None:
+            self._end_track(data["track_sid"])
+            await record("track_unpublished", data)
+
+        @sio.on("track_muted")  # type: ignore[misc]
+        async def track_muted(data: dict[str, Any]) -> None:
+            info = self.published.get(data["track_sid"])
+            if info is not None:
+                info["muted"] = data["muted"]
+            await record("track_muted", data)
+
+        @sio.on("active_speakers")  # type: ignore[misc]
+        async def active_speakers(data: dict[str, Any]) -> None:
+            self.active_speakers = [s["sid"] for s in data["speakers"]]
+            await record("active_speakers", data)
+
+        @sio.on("disconnected")  # type: ignore[misc]
+        async def disconnected(data: dict[str, Any]) -> None:
+            self.disconnect_reason = data.get("reason")
+            await record("disconnected", data)
+
+        @sio.on("subscriber_offer")  # type: ignore[misc]
+        async def subscriber_offer(data: dict[str, Any]) -> None:
+            try:
+                await self._answer(data["sdp"], data["tracks"])
+            except Exception:
+                logger.exception("answering the subscriber offer failed")
+
+    def _add_participant(self, info: dict[str, Any]) -> None:
+        self.participants[info["sid"]] = info
+        for track in info.get("tracks", []):
+            self.published[track["sid"]] = track
+
+    def _end_track(self, track_sid: str) -> None:
+        self.published.pop(track_sid, None)
+        remote = self.remote.pop(track_sid, None)
+        if remote is not None:
+            remote.ended.set()
+            remote.track.stop()
+
+    async def _answer(self, sdp: str, mids: dict[str, str]) -> None:
+        self._mids.update(mids)
+        if self.subscriber is None:
+            self.subscriber = RTCPeerConnection()
+            self.subscriber.on("track", self._on_track)
+        pc = self.subscriber
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self._call("subscriber_answer", {"sdp": pc.localDescription.sdp})
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        assert self.subscriber is not None
+        transceiver = next(
+            (t for t in self.subscriber.getTransceivers() if t.receiver.track is track), None
+        )
+        if transceiver is None or transceiver.mid not in self._mids:
+            return
+        sid = self._mids[transceiver.mid]
+        info = self.published.get(sid, {})
+        self.remote[sid] = RemoteTrack(
+            sid=sid,
+            participant_sid=str(info.get("participant_sid", "")),
+            kind=track.kind,
+            track=track,
+            mid=transceiver.mid,
+        )
+        asyncio.ensure_future(self._notify())

@@ -1,0 +1,85 @@
+"""aiortc tracks over meetbox's synthetic sources, for tests, demos and load."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+
+import av
+from aiortc.mediastreams import MediaStreamTrack
+
+from meetbox.media.synthetic import counter_frame, read_counter, tone
+
+VIDEO_CLOCK = 90000
+AUDIO_RATE = 48000
+AUDIO_PTIME = 0.02
+
+
+class _Paced:
+    """Paces ``recv`` to real time, as a camera or microphone would."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._start: float | None = None
+        self._count = 0
+
+    async def next(self) -> int:
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        due = self._start + self._count * self._interval
+        if due > now:
+            await asyncio.sleep(due - now)
+        count = self._count
+        self._count += 1
+        return count
+
+
+class CounterVideoTrack(MediaStreamTrack):  # type: ignore[misc]
+    """Video whose every frame shows its own number (see :func:`read_counter`)."""
+
+    kind = "video"
+
+    def __init__(self, width: int = 320, height: int = 240, fps: int = 30) -> None:
+        super().__init__()
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self._pace = _Paced(1.0 / fps)
+
+    async def recv(self) -> av.VideoFrame:
+        n = await self._pace.next()
+        frame = av.VideoFrame.from_ndarray(counter_frame(n, self.width, self.height), format="yuv420p")
+        frame.pts = n * (VIDEO_CLOCK // self.fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        return frame
+
+
+class ToneAudioTrack(MediaStreamTrack):  # type: ignore[misc]
+    """A sine tone whose loudness can change while it plays (0..1 of full scale)."""
+
+    kind = "audio"
+
+    def __init__(self, frequency: float = 440.0, amplitude: float = 0.5) -> None:
+        super().__init__()
+        self.frequency = frequency
+        self.amplitude = amplitude
+        self._samples = int(AUDIO_RATE * AUDIO_PTIME)
+        self._pace = _Paced(AUDIO_PTIME)
+
+    async def recv(self) -> av.AudioFrame:
+        n = await self._pace.next()
+        start = n * self._samples
+        data = tone(self.frequency, self.amplitude, AUDIO_RATE, start, self._samples)
+        frame = av.AudioFrame.from_ndarray(data, format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = start
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        return frame
+
+
+def frame_counter(frame: av.VideoFrame) -> int | None:
+    """The number a :class:`CounterVideoTrack` frame shows, after decoding."""
+    luma = frame.to_ndarray(format="yuv420p")[: frame.height]
+    return read_counter(luma)

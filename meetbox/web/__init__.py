@@ -1,0 +1,1 @@
+"""The aiohttp application: HTTP routes, middleware and the browser client."""

@@ -1,0 +1,79 @@
+"""The aiohttp application factory: error mapping, health, the room page and its assets."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from meetbox.errors import MeetboxError
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+ROOM_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
+STATUS = {
+    "invalid_argument": 400,
+    "unauthenticated": 401,
+    "permission_denied": 403,
+    "not_found": 404,
+    "already_exists": 409,
+    "resource_exhausted": 429,
+    "failed_precondition": 412,
+    "unavailable": 503,
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return web.json_response({"success": False, "data": None, "msg": message}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No stack trace reaches a client: errors become the seed's JSON envelope."""
+    try:
+        return await handler(request)
+    except MeetboxError as exc:
+        return error_response(STATUS.get(exc.code, 500), exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400 or request.path.startswith("/static/"):
+            raise
+        return error_response(exc.status, exc.reason)
+    except Exception:
+        logger.exception("%s %s failed", request.method, request.path)
+        return error_response(500, "internal error")
+
+
+def vendor_file(vendor_dir: Path) -> Path:
+    return vendor_dir / "socket.io-client" / "dist" / "socket.io.esm.min.js"
+
+
+def create_app(vendor_dir: Path) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def room_page(request: web.Request) -> web.StreamResponse:
+        if not ROOM_NAME.match(request.match_info["room"]):
+            return error_response(400, "room name may use letters, digits, '_', '-' and '.'")
+        return web.FileResponse(STATIC_DIR / "room.html", headers={"Cache-Control": "no-store"})
+
+    async def socketio_client(request: web.Request) -> web.StreamResponse:
+        path = vendor_file(vendor_dir)
+        if not path.exists():
+            return error_response(
+                503, "socket.io-client is not installed: run `make setup` (npm ci) first"
+            )
+        return web.FileResponse(path, headers={"Content-Type": "text/javascript"})
+
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/r/{room}", room_page)
+    app.router.add_get("/vendor/socket.io.js", socketio_client)
+    app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+    return app

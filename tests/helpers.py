@@ -1,0 +1,52 @@
+"""Shared helpers for tests: waiting on conditions, reading frames."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiortc.mediastreams import MediaStreamTrack
+
+from meetbox.tracks import frame_counter
+
+T = TypeVar("T")
+
+
+async def eventually(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Poll ``predicate`` until it is truthy, with a deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+async def eventually_async(predicate: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+async def read_counters(track: MediaStreamTrack, count: int, timeout: float = 10.0) -> list[int]:
+    """Decode frames until ``count`` of them show a readable counter."""
+    found: list[int] = []
+
+    async def collect() -> None:
+        while len(found) < count:
+            frame = await track.recv()
+            value = frame_counter(frame)
+            if value is not None:
+                found.append(value)
+
+    await asyncio.wait_for(collect(), timeout)
+    return found
