@@ -67,6 +67,7 @@ class Client:
         self.publisher: RTCPeerConnection | None = None
         self.subscriber: RTCPeerConnection | None = None
         self._mids: dict[str, str] = {}
+        self._connect_error: Any = None
         self._changed = asyncio.Condition()
         self._publish_lock = asyncio.Lock()
         self._register()
@@ -91,10 +92,12 @@ class Client:
                 self.url, auth=auth, transports=["websocket"], socketio_path="socket.io", wait_timeout=timeout
             )
         except socketio.exceptions.ConnectionError as exc:
-            detail = exc.args[1] if len(exc.args) > 1 else exc.args[0] if exc.args else exc
+            detail = self._connect_error
             if isinstance(detail, dict):
-                raise ClientError(str(detail.get("code")), str(detail.get("message"))) from None
-            raise ClientError("unavailable", str(detail)) from None
+                detail = detail.get("data")
+            if isinstance(detail, dict) and "code" in detail:
+                raise ClientError(str(detail["code"]), str(detail.get("message"))) from None
+            raise ClientError("unavailable", str(exc)) from None
         await self.wait_for(lambda: self.me is not None, timeout)
 
     async def leave(self) -> None:
@@ -211,6 +214,10 @@ class Client:
         @sio.event  # type: ignore[misc]
         async def connect() -> None:
             self.connected = True
+
+        @sio.event  # type: ignore[misc]
+        async def connect_error(data: Any) -> None:
+            self._connect_error = data
 
         @sio.event  # type: ignore[misc]
         async def disconnect(*args: Any) -> None:

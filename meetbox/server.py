@@ -70,7 +70,7 @@ class EmbeddedServer:
 
     def token(self, room: str, identity: str, *, name: str = "", ttl: float = 3600, **grant: Any) -> str:
         """A room token; ``grant`` takes :class:`VideoGrant` fields (``room_admin=True``...)."""
-        video = VideoGrant(room=room, room_join=True, **grant)
+        video = VideoGrant(**{"room": room, "room_join": True, **grant})
         return mint_token(self.api_key, self.api_secret, identity, video, name=name, ttl=ttl)
 
     def client(self, room: str, identity: str, **grant: Any) -> Client:

@@ -87,6 +87,8 @@ class PublisherPeer:
                 sections = parse_sections(sdp)
             except ValueError as exc:
                 raise InvalidArgument(str(exc)) from None
+            if not sections:
+                raise InvalidArgument("the offer has no audio or video m-section")
             for section in sections:
                 if not section.rejected and not any(supported(c) for c in section.codecs):
                     names = ", ".join(c.mime_type for c in section.codecs) or "none"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from aiortc import RTCPeerConnection
+
 from meetbox.config import RtcSettings
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.sfu.publisher import PublisherPeer
@@ -21,6 +23,7 @@ class Participant:
         settings: RtcSettings,
         send_offer: OfferSender,
         on_audio_level: Callable[[ParticipantSid, int], None],
+        on_failed: Callable[[Participant], None],
     ) -> None:
         self.sid = sid
         self.identity = claims.identity
@@ -33,8 +36,10 @@ class Participant:
         self.closed = False
         self._settings = settings
         self._on_audio_level = on_audio_level
+        self._on_failed = on_failed
         self._publisher: PublisherPeer | None = None
         self.subscriber = SubscriberPeer(sid, settings, send_offer)
+        self._watch(self.subscriber.pc)
         # tracks this participant chose not to receive (auto-subscribe skips them)
         self.unsubscribed: set[TrackSid] = set()
 
@@ -50,7 +55,17 @@ class Participant:
     def publisher(self) -> PublisherPeer:
         if self._publisher is None:
             self._publisher = PublisherPeer(self.sid, self._settings, self._on_audio_level)
+            self._watch(self._publisher.pc)
         return self._publisher
+
+    def _watch(self, pc: RTCPeerConnection) -> None:
+        """A failed ICE/DTLS connection ends the participant like a dropped socket."""
+
+        def changed() -> None:
+            if pc.connectionState == "failed" and not self.closed:
+                self._on_failed(self)
+
+        pc.on("connectionstatechange", changed)
 
     @property
     def published(self) -> list[object]:

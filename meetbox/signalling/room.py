@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from meetbox.config import Settings
@@ -51,7 +51,7 @@ class Room:
         self.closed = False
         self._on_closed = on_closed
         self._empty_timer: asyncio.TimerHandle | None = None
-        self._close_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def info(self) -> dict[str, object]:
         return {"sid": self.sid, "name": self.name, "num_participants": len(self.participants)}
@@ -78,7 +78,13 @@ class Room:
             await self.events.to_connection(connection_id, "subscriber_offer", {"sdp": sdp, "tracks": mids})
 
         participant = Participant(
-            sid, claims, connection_id, self.settings.rtc, send_offer, self.router.on_audio_level
+            sid,
+            claims,
+            connection_id,
+            self.settings.rtc,
+            send_offer,
+            self.router.on_audio_level,
+            self._connection_failed,
         )
         self.participants[sid] = participant
         self._cancel_empty_timer()
@@ -87,6 +93,20 @@ class Room:
                 self.name, "participant_joined", {"participant": participant.info()}, skip=connection_id
             )
         return participant
+
+    def _connection_failed(self, participant: Participant) -> None:
+        logger.info("room %s: %s's connection failed", self.name, participant.identity)
+        self._spawn(self._drop(participant, "connection_failed"))
+
+    async def _drop(self, participant: Participant, reason: str) -> None:
+        await self.events.to_connection(participant.connection_id, "disconnected", {"reason": reason})
+        await self.leave(participant, reason=reason)
+        await self.events.disconnect(participant.connection_id)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def snapshot_for(self, participant: Participant) -> dict[str, object]:
         """The ``room_connected`` payload."""
@@ -238,7 +258,7 @@ class Room:
         self._empty_timer = None
         if not self.participants and not self.closed:
             logger.info("room %s closes: empty for %ss", self.name, self.settings.room.empty_timeout)
-            self._close_task = asyncio.create_task(self.close(), name=f"close-room-{self.name}")
+            self._spawn(self.close())
 
     async def close(self) -> None:
         if self.closed:
@@ -247,10 +267,6 @@ class Room:
         self._cancel_empty_timer()
         for participant in list(self.participants.values()):
             with contextlib.suppress(Exception):
-                await self.events.to_connection(
-                    participant.connection_id, "disconnected", {"reason": "room_closed"}
-                )
-            await self.leave(participant, reason="room_closed")
-            await self.events.disconnect(participant.connection_id)
+                await self._drop(participant, "room_closed")
         await self.router.close()
         self._on_closed(self)

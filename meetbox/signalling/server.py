@@ -16,7 +16,7 @@ import socketio
 from aiohttp import web
 
 from meetbox.config import Settings
-from meetbox.errors import FailedPrecondition, InvalidArgument, MeetboxError
+from meetbox.errors import FailedPrecondition, InvalidArgument, MeetboxError, Unavailable
 from meetbox.signalling import payloads
 from meetbox.signalling.participant import Participant
 from meetbox.signalling.registry import LocalRoomRegistry, RoomRegistry
@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 MAX_SDP = 64 * 1024
 MAX_SID = 64
 Handler = Callable[["SignallingServer", Participant, Any], Awaitable[dict[str, Any] | None]]
+
+
+def _refused(error: MeetboxError) -> socketio.exceptions.ConnectionRefusedError:
+    """The client sees ``{message, data: {code, message}}`` in its connect_error."""
+    return socketio.exceptions.ConnectionRefusedError(error.message, error.to_dict())
 
 
 def _event(func: Handler) -> Callable[[SignallingServer, str, Any], Awaitable[dict[str, Any]]]:
@@ -101,9 +106,7 @@ class SignallingServer:
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if self.closed:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "unavailable", "message": "server is shutting down"}
-            )
+            raise _refused(Unavailable("server is shutting down"))
         try:
             if not isinstance(auth, dict):
                 raise InvalidArgument("connect with auth = {token: ...}")
@@ -116,12 +119,10 @@ class SignallingServer:
             )
             participant = await room.join(claims, sid)
         except MeetboxError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.to_dict()) from None
+            raise _refused(exc) from None
         except Exception:
             logger.exception("connect failed")
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "internal", "message": "internal error"}
-            ) from None
+            raise _refused(MeetboxError("internal error")) from None
         self.participants[sid] = participant
         self.rooms_of[sid] = room
         await self.sio.enter_room(sid, room.name)
@@ -157,7 +158,7 @@ class SignallingServer:
     async def publish_offer(self, participant: Participant, data: Any) -> dict[str, Any]:
         body = payloads.as_dict(data, ("sdp", "tracks"))
         sdp = payloads.string(body, "sdp", max_len=MAX_SDP)
-        tracks = body.get("tracks") or {}
+        tracks = body.get("tracks", {})
         if not isinstance(tracks, dict) or len(tracks) > 32:
             raise InvalidArgument("tracks must be an object of at most 32 {mid: {source, name}}")
         meta: dict[str, dict[str, str]] = {}

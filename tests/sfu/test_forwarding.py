@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from meetbox.server import EmbeddedServer
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
-from tests.helpers import read_counters
+from tests.helpers import eventually, read_counters
 
 
 async def test_two_participants_decode_each_others_frames(meetbox_server: EmbeddedServer) -> None:
@@ -26,3 +28,70 @@ async def test_two_participants_decode_each_others_frames(meetbox_server: Embedd
 
         frame = await alice_audio.track.recv()
         assert frame.sample_rate == 48000
+
+
+async def test_five_participants_each_receive_the_four_others(meetbox_server: EmbeddedServer) -> None:
+    names = ["p1", "p2", "p3", "p4", "p5"]
+    clients = [meetbox_server.client("five", n) for n in names]
+    try:
+        for client in clients:
+            await client.connect()
+            await client.publish(CounterVideoTrack(width=192, height=144, fps=15))
+            await client.publish(ToneAudioTrack())
+        for me, client in zip(names, clients, strict=True):
+            for other in names:
+                if other == me:
+                    continue
+                video = await client.wait_for_track(identity=other, kind="video", timeout=15)
+                await client.wait_for_track(identity=other, kind="audio", timeout=15)
+                counters = await read_counters(video.track, 3, timeout=15)
+                assert counters == sorted(counters)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_late_joiner_decodes_video_within_one_second(meetbox_server: EmbeddedServer) -> None:
+    async with meetbox_server.client("late", "early") as early:
+        await early.publish(CounterVideoTrack())
+        # let the publisher's single keyframe pass: aiortc's encoder sends the next
+        # one only when asked, so the late joiner depends on the SFU's request
+        room = meetbox_server.server.signalling.rooms.get("late")  # type: ignore[union-attr]
+        assert room is not None
+        up = await eventually(lambda: next(iter(room.router.uptracks.values()), None))
+        await eventually(lambda: up.packets_received > 60)
+        requests_before = up.keyframe_requests_sent
+
+        start = time.monotonic()
+        async with meetbox_server.client("late", "latecomer") as late:
+            video = await late.wait_for_track(identity="early", kind="video")
+            counters = await read_counters(video.track, 1, timeout=5)
+            elapsed = time.monotonic() - start
+        assert counters[0] > 30  # a frame from the live stream, not its start
+        assert elapsed < 1.0, f"first decoded frame after {elapsed:.3f}s"
+        assert up.keyframe_requests_sent > requests_before
+
+
+async def test_unsubscribe_stops_packets_and_resubscribe_resumes(meetbox_server: EmbeddedServer) -> None:
+    async with meetbox_server.client("sub", "pub") as pub, meetbox_server.client("sub", "viewer") as viewer:
+        track_sid = await pub.publish(CounterVideoTrack())
+        remote = await viewer.wait_for_track(identity="pub", kind="video")
+        await read_counters(remote.track, 3)
+        room = meetbox_server.server.signalling.rooms.get("sub")  # type: ignore[union-attr]
+        assert room is not None
+        up = room.router.uptracks[track_sid]  # type: ignore[index]
+        down = up.downtracks[0]
+
+        await viewer.unsubscribe(track_sid)
+        assert down.closed and not up.downtracks
+        sent = down.packets_sent
+        received = up.packets_received
+        await eventually(lambda: up.packets_received > received + 30)
+        assert down.packets_sent == sent  # nothing more went to the viewer
+
+        await viewer.subscribe(track_sid)
+        again = await viewer.wait_for_track(identity="pub", kind="video")
+        assert again.track is not remote.track
+        counters = await read_counters(again.track, 3)
+        assert counters == sorted(counters)
+        assert up.downtracks[0].packets_sent > 0

@@ -127,7 +127,7 @@ if (!token) setStatus("this link has no access token", true);
 const socket = io({ path: "/socket.io", auth: { token, room }, transports: ["websocket"] });
 
 socket.on("connect_error", (err) => {
-  const message = (err.data && err.data.message) || err.message;
+  const message = err.message;
   setStatus(`cannot join: ${message}`, true);
 });
 socket.on("disconnected", ({ reason }) => setStatus(`disconnected: ${reason}`, true));
