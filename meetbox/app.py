@@ -24,6 +24,7 @@ class MeetboxServer:
 
     def __init__(self, settings: Settings, vendor_dir: Path | None = None) -> None:
         hooks.selftest()
+        hooks.install_fixes()
         self.settings = settings
         self.keys: ApiKeys = load_or_create_keys(settings.server.data_dir, settings.keys)
         hooks.configure_ice(settings.rtc.ice_addresses, settings.rtc.udp_port_min, settings.rtc.udp_port_max)

@@ -66,6 +66,8 @@ def selftest() -> None:
                 raise HookError(
                     f"aiortc {version}: {name}{found} no longer has the parameters {params}"
                 )
+    if "self._closing = True" not in inspect.getsource(aioice.ice.Connection.close):
+        raise HookError("aioice: Connection.close() no longer sets _closing")
     sender_init = inspect.getsource(RTCRtpSender.__init__)
     if "self._ssrc" not in sender_init or "self._stream_id" not in sender_init:
         raise HookError(f"aiortc {version}: RTCRtpSender no longer sets _ssrc and _stream_id")
@@ -189,6 +191,22 @@ class ParkedTrack(MediaStreamTrack):  # type: ignore[misc]
 
 # -- ICE ---------------------------------------------------------------------------------
 
+_original_query_consent = aioice.ice.Connection.query_consent
+
+
+async def _query_consent_unless_closed(self: aioice.ice.Connection) -> None:
+    # aioice starts consent checks when connect() finishes, even if close() ran while
+    # connect() waited for its check list: that task would then loop forever
+    if getattr(self, "_closing", False):
+        return
+    await _original_query_consent(self)
+
+
+def install_fixes() -> None:
+    """Process-wide fixes of aioice races that would leak a task per closed peer."""
+    aioice.ice.Connection.query_consent = _query_consent_unless_closed
+
+
 _original_get_host_addresses = aioice.ice.get_host_addresses
 _original_create_endpoint: Any = None
 
@@ -241,6 +259,7 @@ __all__ = [
     "HookError",
     "ParkedTrack",
     "configure_ice",
+    "install_fixes",
     "intercept_transport",
     "selftest",
     "sender_ssrcs",
