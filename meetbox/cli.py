@@ -45,6 +45,10 @@ def _say(text: str) -> None:
 async def _serve(settings: Settings) -> None:
     from meetbox.app import MeetboxServer
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     server = MeetboxServer(settings)
     if server.keys.created:
         _say("meetbox generated an API key and secret (shown once; kept in the data directory):")
@@ -53,10 +57,6 @@ async def _serve(settings: Settings) -> None:
     await server.start()
     _say(f"meetbox {__version__} listening on {server.url} (data in {settings.server.data_dir})")
     _say(f"  a token:  meetbox token --room demo --identity alice   then open {server.url}/r/demo?token=...")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
