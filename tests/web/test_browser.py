@@ -1,0 +1,92 @@
+"""Two headless Chromium pages (fake camera and microphone) meet through meetbox."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from meetbox.server import EmbeddedServer
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(
+        os.environ.get("MEETBOX_SKIP_BROWSER") == "1", reason="MEETBOX_SKIP_BROWSER=1 was set"
+    ),
+]
+
+if not os.path.exists(CHROMIUM) and os.environ.get("MEETBOX_SKIP_BROWSER") != "1":
+    raise RuntimeError("Chromium is missing: run scripts/system-deps.sh (or set MEETBOX_SKIP_BROWSER=1)")
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+VIDEO_STATE = """
+(identity) => {
+  const tile = document.querySelector(`.tile[data-identity="${identity}"] video`);
+  if (!tile) return null;
+  return {width: tile.videoWidth, frames: tile.getVideoPlaybackQuality().totalVideoFrames};
+}
+"""
+
+
+async def test_two_browsers_see_each_other(meetbox_server: EmbeddedServer, browser: object) -> None:
+    pages = []
+    for name in ("ann", "ben"):
+        context = await browser.new_context(viewport={"width": 1000, "height": 700})  # type: ignore[attr-defined]
+        page = await context.new_page()
+        token = meetbox_server.token("web", name, name=name)
+        await page.goto(f"{meetbox_server.url}/r/web?token={token}")
+        pages.append(page)
+    ann, ben = pages
+    for page, other in ((ann, "ben"), (ben, "ann")):
+        await page.wait_for_function(
+            f"(() => {{ const s = ({VIDEO_STATE})('{other}'); return s && s.width > 0 && s.frames > 5; }})()",
+            timeout=30000,
+        )
+        first = await page.evaluate(VIDEO_STATE, other)
+        await page.wait_for_function(
+            f"(() => ({VIDEO_STATE})('{other}').frames > {first['frames'] + 10})()", timeout=15000
+        )
+    ARTIFACTS.mkdir(exist_ok=True)
+    await ann.screenshot(path=str(ARTIFACTS / "room-two-browsers.png"))
+
+
+async def test_page_shows_why_a_bad_token_cannot_join(meetbox_server: EmbeddedServer, browser: object) -> None:
+    context = await browser.new_context()  # type: ignore[attr-defined]
+    page = await context.new_page()
+    token = meetbox_server.token("other-room", "ann")
+    await page.goto(f"{meetbox_server.url}/r/web?token={token}")
+    status = page.locator("#status.error")
+    await status.wait_for(timeout=15000)
+    assert "for room 'other-room', not 'web'" in (await status.text_content() or "")
