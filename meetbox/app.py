@@ -27,7 +27,9 @@ class MeetboxServer:
         hooks.install_fixes()
         self.settings = settings
         self.keys: ApiKeys = load_or_create_keys(settings.server.data_dir, settings.keys)
-        hooks.configure_ice(settings.rtc.ice_addresses, settings.rtc.udp_port_min, settings.rtc.udp_port_max)
+        hooks.configure_ice(
+            settings.rtc.ice_addresses, settings.rtc.udp_port_min, settings.rtc.udp_port_max
+        )
         self.signalling = SignallingServer(settings, TokenVerifier(self.keys.as_map()))
         self.app = create_app(vendor_dir or REPO_NODE_MODULES)
         self.signalling.attach(self.app)

@@ -56,7 +56,8 @@ async def _serve(settings: Settings) -> None:
         _say(f"  API secret: {server.keys.api_secret}")
     await server.start()
     _say(f"meetbox {__version__} listening on {server.url} (data in {settings.server.data_dir})")
-    _say(f"  a token:  meetbox token --room demo --identity alice   then open {server.url}/r/demo?token=...")
+    _say("  a token:  meetbox token --room demo --identity alice")
+    _say(f"  then open {server.url}/r/demo?token=<the token>")
     try:
         await stop.wait()
     finally:
@@ -67,7 +68,8 @@ async def _serve(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     logging.basicConfig(
-        level=settings.server.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.server.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     asyncio.run(_serve(settings))
     return 0
@@ -84,12 +86,18 @@ def cmd_token(args: argparse.Namespace) -> int:
         can_subscribe=not args.no_subscribe,
         hidden=args.hidden,
     )
-    _say(mint_token(keys.api_key, keys.api_secret, args.identity, grant, name=args.name or "", ttl=args.ttl))
+    _say(
+        mint_token(
+            keys.api_key, keys.api_secret, args.identity, grant, name=args.name or "", ttl=args.ttl
+        )
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="meetbox", description="A self-contained video-meeting server.")
+    parser = argparse.ArgumentParser(
+        prog="meetbox", description="A self-contained video-meeting server."
+    )
     parser.add_argument("--version", action="version", version=f"meetbox {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -1,9 +1,9 @@
 """An async Python client for meetbox, for tests, bots and load.
 
-    async with Client(url, token) as alice:
-        await alice.publish(CounterVideoTrack())
-        remote = await alice.wait_for_track(identity="bob", kind="video")
-        frame = await remote.track.recv()
+async with Client(url, token) as alice:
+    await alice.publish(CounterVideoTrack())
+    remote = await alice.wait_for_track(identity="bob", kind="video")
+    frame = await remote.track.recv()
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class Client:
         self.subscriber: RTCPeerConnection | None = None
         self._mids: dict[str, str] = {}
         self._connect_error: Any = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self._changed = asyncio.Condition()
         self._publish_lock = asyncio.Lock()
         self._register()
@@ -79,7 +80,10 @@ class Client:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.close()
 
@@ -89,7 +93,11 @@ class Client:
             auth["room"] = self.room_name
         try:
             await self.sio.connect(
-                self.url, auth=auth, transports=["websocket"], socketio_path="socket.io", wait_timeout=timeout
+                self.url,
+                auth=auth,
+                transports=["websocket"],
+                socketio_path="socket.io",
+                wait_timeout=timeout,
             )
         except socketio.exceptions.ConnectionError as exc:
             detail = self._connect_error
@@ -118,7 +126,7 @@ class Client:
 
     # -- waiting --------------------------------------------------------------------------
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10.0) -> T:
         """Wait until ``predicate()`` is truthy (checked on every event); return it."""
         deadline = time.monotonic() + timeout
         async with self._changed:
@@ -157,7 +165,9 @@ class Client:
 
     # -- actions --------------------------------------------------------------------------
 
-    async def _call(self, event: str, data: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
+    async def _call(
+        self, event: str, data: dict[str, Any], timeout: float = 15.0
+    ) -> dict[str, Any]:
         reply = await self.sio.call(event, data, timeout=timeout)
         if not isinstance(reply, dict):
             raise ClientError("internal", f"unexpected reply to {event}: {reply!r}")
@@ -166,7 +176,9 @@ class Client:
             raise ClientError(str(error.get("code")), str(error.get("message")))
         return reply
 
-    async def publish(self, track: MediaStreamTrack, source: str | None = None, name: str = "") -> str:
+    async def publish(
+        self, track: MediaStreamTrack, source: str | None = None, name: str = ""
+    ) -> str:
         """Publish a track; returns its track sid."""
         async with self._publish_lock:
             if self.publisher is None:
@@ -175,8 +187,13 @@ class Client:
             transceiver = pc.addTransceiver(track, direction="sendonly")
             await pc.setLocalDescription(await pc.createOffer())
             mid = transceiver.mid
-            meta = {"source": source or ("microphone" if track.kind == "audio" else "camera"), "name": name}
-            reply = await self._call("publish_offer", {"sdp": pc.localDescription.sdp, "tracks": {mid: meta}})
+            meta = {
+                "source": source or ("microphone" if track.kind == "audio" else "camera"),
+                "name": name,
+            }
+            reply = await self._call(
+                "publish_offer", {"sdp": pc.localDescription.sdp, "tracks": {mid: meta}}
+            )
             await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
             for info in reply.get("tracks", []):
                 if info.get("mid") == mid:
@@ -211,15 +228,15 @@ class Client:
     def _register(self) -> None:
         sio = self.sio
 
-        @sio.event  # type: ignore[misc]
+        @sio.event  # type: ignore[untyped-decorator]
         async def connect() -> None:
             self.connected = True
 
-        @sio.event  # type: ignore[misc]
+        @sio.event  # type: ignore[untyped-decorator]
         async def connect_error(data: Any) -> None:
             self._connect_error = data
 
-        @sio.event  # type: ignore[misc]
+        @sio.event  # type: ignore[untyped-decorator]
         async def disconnect(*args: Any) -> None:
             self.connected = False
             for remote in self.remote.values():
@@ -230,7 +247,7 @@ class Client:
             self.events.append((event, data))
             await self._notify()
 
-        @sio.on("room_connected")  # type: ignore[misc]
+        @sio.on("room_connected")  # type: ignore[untyped-decorator]
         async def room_connected(data: dict[str, Any]) -> None:
             self.room = data["room"]
             for p in data["participants"]:
@@ -238,12 +255,12 @@ class Client:
             self.me = data["participant"]
             await record("room_connected", data)
 
-        @sio.on("participant_joined")  # type: ignore[misc]
+        @sio.on("participant_joined")  # type: ignore[untyped-decorator]
         async def participant_joined(data: dict[str, Any]) -> None:
             self._add_participant(data["participant"])
             await record("participant_joined", data)
 
-        @sio.on("participant_left")  # type: ignore[misc]
+        @sio.on("participant_left")  # type: ignore[untyped-decorator]
         async def participant_left(data: dict[str, Any]) -> None:
             self.participants.pop(data["sid"], None)
             for sid, info in list(self.published.items()):
@@ -251,34 +268,34 @@ class Client:
                     self._end_track(sid)
             await record("participant_left", data)
 
-        @sio.on("track_published")  # type: ignore[misc]
+        @sio.on("track_published")  # type: ignore[untyped-decorator]
         async def track_published(data: dict[str, Any]) -> None:
             self.published[data["track"]["sid"]] = data["track"]
             await record("track_published", data)
 
-        @sio.on("track_unpublished")  # type: ignore[misc]
+        @sio.on("track_unpublished")  # type: ignore[untyped-decorator]
         async def track_unpublished(data: dict[str, Any]) -> None:
             self._end_track(data["track_sid"])
             await record("track_unpublished", data)
 
-        @sio.on("track_muted")  # type: ignore[misc]
+        @sio.on("track_muted")  # type: ignore[untyped-decorator]
         async def track_muted(data: dict[str, Any]) -> None:
             info = self.published.get(data["track_sid"])
             if info is not None:
                 info["muted"] = data["muted"]
             await record("track_muted", data)
 
-        @sio.on("active_speakers")  # type: ignore[misc]
+        @sio.on("active_speakers")  # type: ignore[untyped-decorator]
         async def active_speakers(data: dict[str, Any]) -> None:
             self.active_speakers = [s["sid"] for s in data["speakers"]]
             await record("active_speakers", data)
 
-        @sio.on("disconnected")  # type: ignore[misc]
+        @sio.on("disconnected")  # type: ignore[untyped-decorator]
         async def disconnected(data: dict[str, Any]) -> None:
             self.disconnect_reason = data.get("reason")
             await record("disconnected", data)
 
-        @sio.on("subscriber_offer")  # type: ignore[misc]
+        @sio.on("subscriber_offer")  # type: ignore[untyped-decorator]
         async def subscriber_offer(data: dict[str, Any]) -> None:
             try:
                 await self._answer(data["sdp"], data["tracks"])
@@ -323,4 +340,6 @@ class Client:
             track=track,
             mid=transceiver.mid,
         )
-        asyncio.ensure_future(self._notify())
+        task = asyncio.ensure_future(self._notify())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -2,20 +2,19 @@
 
     async def test_call(meetbox_server):
         async with meetbox_server.client("room", "alice") as alice: ...
+
+The fixture needs pytest-asyncio; without it the plugin defines nothing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
-
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - the fixture needs pytest-asyncio
-    pytest_asyncio = None
 
 from meetbox.server import EmbeddedServer
 
-if pytest_asyncio is not None:
+if importlib.util.find_spec("pytest_asyncio") is not None:
+    import pytest_asyncio
 
     @pytest_asyncio.fixture
     async def meetbox_server() -> AsyncIterator[EmbeddedServer]:

@@ -1,8 +1,8 @@
 """An embeddable meetbox for test suites: a free port, a temporary data directory.
 
-    async with EmbeddedServer() as server:
-        async with server.client("demo", "alice") as alice, server.client("demo", "bob") as bob:
-            ...
+async with EmbeddedServer() as server:
+    async with server.client("demo", "alice") as alice, server.client("demo", "bob") as bob:
+        ...
 """
 
 from __future__ import annotations
@@ -34,13 +34,18 @@ class EmbeddedServer:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.close()
 
     async def start(self) -> None:
         self._tmp = Path(tempfile.mkdtemp(prefix="meetbox-"))
-        settings = self._base.replace(server={"port": 0, "data_dir": self._tmp, "host": "127.0.0.1"})
+        settings = self._base.replace(
+            server={"port": 0, "data_dir": self._tmp, "host": "127.0.0.1"}
+        )
         self.server = MeetboxServer(settings)
         await self.server.start()
 
@@ -68,7 +73,9 @@ class EmbeddedServer:
     def api_secret(self) -> str:
         return self._running().keys.api_secret
 
-    def token(self, room: str, identity: str, *, name: str = "", ttl: float = 3600, **grant: Any) -> str:
+    def token(
+        self, room: str, identity: str, *, name: str = "", ttl: float = 3600, **grant: Any
+    ) -> str:
         """A room token; ``grant`` takes :class:`VideoGrant` fields (``room_admin=True``...)."""
         video = VideoGrant(**{"room": room, "room_join": True, **grant})
         return mint_token(self.api_key, self.api_secret, identity, video, name=name, ttl=ttl)

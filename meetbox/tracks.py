@@ -7,6 +7,7 @@ import fractions
 import time
 
 import av
+import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
 from meetbox.media.synthetic import counter_frame, read_counter, tone
@@ -36,7 +37,7 @@ class _Paced:
         return count
 
 
-class CounterVideoTrack(MediaStreamTrack):  # type: ignore[misc]
+class CounterVideoTrack(MediaStreamTrack):
     """Video whose every frame shows its own number (see :func:`read_counter`)."""
 
     kind = "video"
@@ -50,13 +51,15 @@ class CounterVideoTrack(MediaStreamTrack):  # type: ignore[misc]
 
     async def recv(self) -> av.VideoFrame:
         n = await self._pace.next()
-        frame = av.VideoFrame.from_ndarray(counter_frame(n, self.width, self.height), format="yuv420p")
+        frame = av.VideoFrame.from_ndarray(
+            counter_frame(n, self.width, self.height), format="yuv420p"
+        )
         frame.pts = n * (VIDEO_CLOCK // self.fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         return frame
 
 
-class ToneAudioTrack(MediaStreamTrack):  # type: ignore[misc]
+class ToneAudioTrack(MediaStreamTrack):
     """A sine tone whose loudness can change while it plays (0..1 of full scale)."""
 
     kind = "audio"
@@ -82,4 +85,4 @@ class ToneAudioTrack(MediaStreamTrack):  # type: ignore[misc]
 def frame_counter(frame: av.VideoFrame) -> int | None:
     """The number a :class:`CounterVideoTrack` frame shows, after decoding."""
     luma = frame.to_ndarray(format="yuv420p")[: frame.height]
-    return read_counter(luma)
+    return read_counter(luma.astype(np.uint8, copy=False))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TypeVar
 
+import av
 from aiortc.mediastreams import MediaStreamTrack
 
 from meetbox.tracks import frame_counter
@@ -14,7 +15,9 @@ from meetbox.tracks import frame_counter
 T = TypeVar("T")
 
 
-async def eventually(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+async def eventually(
+    predicate: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02
+) -> T:
     """Poll ``predicate`` until it is truthy, with a deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -26,17 +29,6 @@ async def eventually(predicate: Callable[[], T], timeout: float = 10.0, interval
         await asyncio.sleep(interval)
 
 
-async def eventually_async(predicate: Callable[[], Awaitable[T]], timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
-
-
 async def read_counters(track: MediaStreamTrack, count: int, timeout: float = 10.0) -> list[int]:
     """Decode frames until ``count`` of them show a readable counter."""
     found: list[int] = []
@@ -44,6 +36,7 @@ async def read_counters(track: MediaStreamTrack, count: int, timeout: float = 10
     async def collect() -> None:
         while len(found) < count:
             frame = await track.recv()
+            assert isinstance(frame, av.VideoFrame)
             value = frame_counter(frame)
             if value is not None:
                 found.append(value)

@@ -64,7 +64,10 @@ class Settings:
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``replace(room={...})``."""
-        return _merge(self, {name: dict(values) for name, values in sections.items()}, "")
+        merged: Settings = _merge(
+            self, {name: dict(values) for name, values in sections.items()}, ""
+        )
+        return merged
 
     def validate(self) -> None:
         if not 0 <= self.server.port <= 65535:

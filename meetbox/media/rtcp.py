@@ -182,7 +182,9 @@ class Remb:
         body = (
             struct.pack("!II", self.sender_ssrc, 0)
             + REMB_ID
-            + struct.pack("!BBH", len(self.ssrcs), (exponent << 2) | (mantissa >> 16), mantissa & 0xFFFF)
+            + struct.pack(
+                "!BBH", len(self.ssrcs), (exponent << 2) | (mantissa >> 16), mantissa & 0xFFFF
+            )
             + b"".join(struct.pack("!I", s) for s in self.ssrcs)
         )
         return _header(PSFB_AFB, PSFB, len(body)) + body
@@ -224,7 +226,9 @@ def _parse_one(data: bytes, start: int, end: int, count: int, ptype: int) -> Rtc
         if size < 24:
             raise ValueError("RTCP SR is truncated")
         ssrc, ntp, rtp_ts, packets, octets = struct.unpack_from("!IQIII", data, body)
-        return SenderReport(ssrc, ntp, rtp_ts, packets, octets, _parse_reports(data, body + 24, count, end))
+        return SenderReport(
+            ssrc, ntp, rtp_ts, packets, octets, _parse_reports(data, body + 24, count, end)
+        )
     if ptype == RR:
         if size < 4:
             raise ValueError("RTCP RR is truncated")

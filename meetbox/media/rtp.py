@@ -172,9 +172,7 @@ def unwrap_rtx(
     fixed = RTP_HEADER.pack(
         data[0], (0x80 if header.marker else 0) | payload_type, osn, header.timestamp, ssrc
     )
-    packet = b"".join(
-        (fixed, data[12 : header.payload_start], data[header.payload_start + 2 :])
-    )
+    packet = b"".join((fixed, data[12 : header.payload_start], data[header.payload_start + 2 :]))
     return packet, RtpHeader.parse(packet)
 
 

@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 
 
 class DownTrack:
-    def __init__(self, up: UpTrack, transceiver: RTCRtpTransceiver, subscriber_sid: ParticipantSid) -> None:
+    def __init__(
+        self, up: UpTrack, transceiver: RTCRtpTransceiver, subscriber_sid: ParticipantSid
+    ) -> None:
         self.up = up
         self.track_sid: TrackSid = up.sid
         self.subscriber_sid = subscriber_sid
@@ -97,7 +99,9 @@ class DownTrack:
             out[self._mid_ext[0]] = self._mid_ext[1]
         return build_extensions(out)
 
-    def forward(self, data: bytes, header: RtpHeader, elements: dict[int, bytes], now: float) -> None:
+    def forward(
+        self, data: bytes, header: RtpHeader, elements: dict[int, bytes], now: float
+    ) -> None:
         writer = self.writer
         payload_type = self.payload_type
         if writer is None or payload_type is None or self.closed or not writer.connected:

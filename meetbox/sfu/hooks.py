@@ -22,9 +22,9 @@ from typing import Any
 
 import aioice.ice
 import aiortc
+import pylibsrtp
 from aiortc import RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamTrack
-import pylibsrtp
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 
@@ -59,7 +59,9 @@ def selftest() -> None:
     for owner, name, params in checks:
         member = getattr(owner, name, None)
         if member is None:
-            raise HookError(f"aiortc {version}: {getattr(owner, '__name__', owner)}.{name} is missing")
+            raise HookError(
+                f"aiortc {version}: {getattr(owner, '__name__', owner)}.{name} is missing"
+            )
         if params is not None:
             found = tuple(inspect.signature(member).parameters)
             if found != params:
@@ -76,7 +78,9 @@ def selftest() -> None:
 # -- ingress ---------------------------------------------------------------------------
 
 
-def intercept_transport(transport: RTCDtlsTransport, on_rtp: RtpHandler, on_rtcp: RtcpHandler) -> None:
+def intercept_transport(
+    transport: RTCDtlsTransport, on_rtp: RtpHandler, on_rtcp: RtcpHandler
+) -> None:
     """Route a transport's decrypted RTP and RTCP to meetbox. Safe to call again."""
     if getattr(transport, "_meetbox_intercepted", False):
         return
@@ -99,6 +103,9 @@ def intercept_transport(transport: RTCDtlsTransport, on_rtp: RtpHandler, on_rtcp
 
 
 # -- egress ----------------------------------------------------------------------------
+
+
+_PENDING_SENDS: set[asyncio.Future[None]] = set()
 
 
 class TransportWriter:
@@ -141,7 +148,9 @@ class TransportWriter:
         if isinstance(protocol, aioice.ice.StunProtocol):
             protocol.transport.sendto(protected, pair.remote_addr)
         else:  # a TURN allocation sends through its own coroutine
-            asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
+            task = asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
+            _PENDING_SENDS.add(task)
+            task.add_done_callback(_PENDING_SENDS.discard)
         return True
 
 
@@ -171,7 +180,7 @@ def transport_of(transceiver: RTCRtpTransceiver) -> RTCDtlsTransport:
     return transport
 
 
-class ParkedTrack(MediaStreamTrack):  # type: ignore[misc]
+class ParkedTrack(MediaStreamTrack):
     """A track whose ``recv`` waits until stopped: it parks aiortc's sender loop, which
     would otherwise poll every 20 ms; meetbox sends the media itself."""
 
@@ -204,7 +213,7 @@ async def _query_consent_unless_closed(self: aioice.ice.Connection) -> None:
 
 def install_fixes() -> None:
     """Process-wide fixes of aioice races that would leak a task per closed peer."""
-    aioice.ice.Connection.query_consent = _query_consent_unless_closed
+    aioice.ice.Connection.query_consent = _query_consent_unless_closed  # type: ignore[method-assign]
 
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
@@ -236,7 +245,9 @@ def _configure_port_range(port_min: int, port_max: int) -> None:
         return
     ports = range(port_min, port_max + 1)
 
-    async def create_datagram_endpoint(self: Any, protocol_factory: Any, *args: Any, **kwargs: Any) -> Any:
+    async def create_datagram_endpoint(
+        self: Any, protocol_factory: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         local_addr = kwargs.get("local_addr")
         factory_name = getattr(protocol_factory, "__qualname__", "")
         if not (local_addr and local_addr[1] == 0 and "Connection" in factory_name):
@@ -258,6 +269,7 @@ def _configure_port_range(port_min: int, port_max: int) -> None:
 __all__ = [
     "HookError",
     "ParkedTrack",
+    "TransportWriter",
     "configure_ice",
     "install_fixes",
     "intercept_transport",
@@ -266,5 +278,4 @@ __all__ = [
     "set_sender_stream",
     "silence_sender_reports",
     "transport_of",
-    "TransportWriter",
 ]

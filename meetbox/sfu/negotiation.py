@@ -102,6 +102,8 @@ def _section(index: int, media: aiortc_sdp.MediaDescription) -> MediaSection:
     rtx_for: dict[int, int] = {}
     primaries = []
     for codec in media.rtp.codecs:
+        if codec.payloadType is None:
+            raise ValueError(f"sdp m-section {index} has a codec without a payload type")
         if codec.mimeType.lower().endswith("/rtx"):
             apt = codec.parameters.get("apt")
             if apt is not None:
@@ -110,12 +112,12 @@ def _section(index: int, media: aiortc_sdp.MediaDescription) -> MediaSection:
             primaries.append(codec)
     codecs = tuple(
         Codec(
-            payload_type=c.payloadType,
+            payload_type=int(c.payloadType or 0),
             mime_type=c.mimeType,
             clock_rate=c.clockRate,
             channels=c.channels,
             parameters=dict(c.parameters),
-            rtx_payload_type=rtx_for.get(c.payloadType),
+            rtx_payload_type=rtx_for.get(int(c.payloadType or 0)),
             feedback=tuple(
                 f"{fb.type} {fb.parameter}" if fb.parameter else fb.type for fb in c.rtcpFeedback
             ),
@@ -166,7 +168,8 @@ def supported(codec: Codec) -> bool:
     if kind not in ("audio", "video"):
         return False
     return any(
-        codec.same_format(_from_capability(cap)) for cap in RTCRtpSender.getCapabilities(kind).codecs
+        codec.same_format(_from_capability(cap))
+        for cap in RTCRtpSender.getCapabilities(kind).codecs
     )
 
 

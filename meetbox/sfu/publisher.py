@@ -128,9 +128,7 @@ class PublisherPeer:
                 continue
             if current is not None or not section.sends or mine is None or not mine.codecs:
                 continue
-            transceiver = next(
-                (t for t in self.pc.getTransceivers() if t.mid == section.mid), None
-            )
+            transceiver = next((t for t in self.pc.getTransceivers() if t.mid == section.mid), None)
             if transceiver is None:
                 continue
             transport = hooks.transport_of(transceiver)
@@ -252,7 +250,9 @@ class PublisherPeer:
     def _send_reports(self) -> None:
         now = time.monotonic()
         for up in list(self.uptracks.values()):
-            packets: list[rtcp.RtcpPacket] = [rtcp.ReceiverReport(self._rtcp_ssrc, up.report_blocks(now))]
+            packets: list[rtcp.RtcpPacket] = [
+                rtcp.ReceiverReport(self._rtcp_ssrc, up.report_blocks(now))
+            ]
             bitrate = up.estimated_bitrate()
             if bitrate is not None and up.ssrc is not None:
                 packets.append(rtcp.Remb(self._rtcp_ssrc, bitrate, [up.ssrc]))

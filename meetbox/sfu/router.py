@@ -21,7 +21,9 @@ SpeakersCallback = Callable[[list[Speaker]], Awaitable[None]]
 class Router:
     def __init__(self, settings: RoomSettings, on_speakers: SpeakersCallback) -> None:
         self.uptracks: dict[TrackSid, UpTrack] = {}
-        self.detector = ActiveSpeakerDetector(settings.speaker_threshold_dbov, settings.speaker_interval)
+        self.detector = ActiveSpeakerDetector(
+            settings.speaker_threshold_dbov, settings.speaker_interval
+        )
         self._interval = settings.speaker_interval
         self._on_speakers = on_speakers
         self._last_ranking: list[object] = []

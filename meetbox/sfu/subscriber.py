@@ -98,7 +98,7 @@ class SubscriberPeer:
 
     async def _negotiate_once(self) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        mids = {d.mid: d.track_sid for d in self.downtracks.values() if d.mid is not None}
+        mids = {d.mid: str(d.track_sid) for d in self.downtracks.values() if d.mid is not None}
         self._answer = asyncio.get_running_loop().create_future()
         self.negotiations += 1
         await self._send_offer(self.pc.localDescription.sdp, mids)

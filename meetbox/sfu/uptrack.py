@@ -39,7 +39,7 @@ class UpTrack:
         ssrc: int | None,
         rtx_ssrc: int | None,
         extensions: dict[str, int],
-        send_rtcp: Callable[[bytes], None],
+        send_rtcp: Callable[[bytes], object],
         rtcp_ssrc: int,
         keyframe_interval: float,
         on_audio_level: Callable[[ParticipantSid, int], None] | None = None,

@@ -20,7 +20,9 @@ def as_dict(data: Any, allowed: Iterable[str]) -> dict[str, Any]:
     return data
 
 
-def string(data: dict[str, Any], key: str, *, max_len: int, required: bool = True, default: str = "") -> str:
+def string(
+    data: dict[str, Any], key: str, *, max_len: int, required: bool = True, default: str = ""
+) -> str:
     value = data.get(key)
     if value is None:
         if required:
@@ -35,7 +37,9 @@ def string(data: dict[str, Any], key: str, *, max_len: int, required: bool = Tru
     return value
 
 
-def boolean(data: dict[str, Any], key: str, *, required: bool = True, default: bool = False) -> bool:
+def boolean(
+    data: dict[str, Any], key: str, *, required: bool = True, default: bool = False
+) -> bool:
     value = data.get(key)
     if value is None:
         if required:

@@ -75,7 +75,9 @@ class Room:
         sid = new_participant_sid()
 
         async def send_offer(sdp: str, mids: dict[str, str]) -> None:
-            await self.events.to_connection(connection_id, "subscriber_offer", {"sdp": sdp, "tracks": mids})
+            await self.events.to_connection(
+                connection_id, "subscriber_offer", {"sdp": sdp, "tracks": mids}
+            )
 
         participant = Participant(
             sid,
@@ -90,7 +92,10 @@ class Room:
         self._cancel_empty_timer()
         if not participant.hidden:
             await self.events.to_room(
-                self.name, "participant_joined", {"participant": participant.info()}, skip=connection_id
+                self.name,
+                "participant_joined",
+                {"participant": participant.info()},
+                skip=connection_id,
             )
         return participant
 
@@ -99,7 +104,9 @@ class Room:
         self._spawn(self._drop(participant, "connection_failed"))
 
     async def _drop(self, participant: Participant, reason: str) -> None:
-        await self.events.to_connection(participant.connection_id, "disconnected", {"reason": reason})
+        await self.events.to_connection(
+            participant.connection_id, "disconnected", {"reason": reason}
+        )
         await self.leave(participant, reason=reason)
         await self.events.disconnect(participant.connection_id)
 
@@ -237,7 +244,7 @@ class Room:
         payload = [
             {"sid": s.key, "level": s.level}
             for s in speakers
-            if (p := self.participants.get(s.key)) is not None and not p.hidden  # type: ignore[arg-type]
+            if (p := self.participants.get(ParticipantSid(str(s.key)))) is not None and not p.hidden
         ]
         await self.events.to_room(self.name, "active_speakers", {"speakers": payload})
 
@@ -257,7 +264,9 @@ class Room:
     def _empty_timeout(self) -> None:
         self._empty_timer = None
         if not self.participants and not self.closed:
-            logger.info("room %s closes: empty for %ss", self.name, self.settings.room.empty_timeout)
+            logger.info(
+                "room %s closes: empty for %ss", self.name, self.settings.room.empty_timeout
+            )
             self._spawn(self.close())
 
     async def close(self) -> None:

@@ -94,7 +94,9 @@ class SignallingServer:
     async def to_connection(self, connection_id: str, event: str, data: dict[str, Any]) -> None:
         await self.sio.emit(event, data, to=connection_id)
 
-    async def to_room(self, room: str, event: str, data: dict[str, Any], skip: str | None = None) -> None:
+    async def to_room(
+        self, room: str, event: str, data: dict[str, Any], skip: str | None = None
+    ) -> None:
         await self.sio.emit(event, data, room=room, skip_sid=skip)
 
     async def disconnect(self, connection_id: str) -> None:
@@ -178,7 +180,9 @@ class SignallingServer:
     @_event
     async def subscribe(self, participant: Participant, data: Any) -> None:
         body = payloads.as_dict(data, ("track_sid",))
-        self.room_of(participant).subscribe(participant, payloads.string(body, "track_sid", max_len=MAX_SID))
+        self.room_of(participant).subscribe(
+            participant, payloads.string(body, "track_sid", max_len=MAX_SID)
+        )
 
     @_event
     async def unsubscribe(self, participant: Participant, data: Any) -> None:

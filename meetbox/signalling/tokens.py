@@ -73,7 +73,9 @@ class VideoGrant:
         return cls(**values)
 
     def may_publish(self, source: str) -> bool:
-        return self.can_publish and (not self.can_publish_sources or source in self.can_publish_sources)
+        return self.can_publish and (
+            not self.can_publish_sources or source in self.can_publish_sources
+        )
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,12 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise Unauthenticated("access token is malformed") from None
         if header.get("alg") != ALGORITHM:
-            raise Unauthenticated(f"access token algorithm {header.get('alg')!r} is not accepted; use HS256")
+            raise Unauthenticated(
+                f"access token algorithm {header.get('alg')!r} is not accepted; use HS256"
+            )
         api_key = unverified.get("iss")
         secret = self._keys.get(api_key) if isinstance(api_key, str) else None
-        if secret is None:
+        if secret is None or not isinstance(api_key, str):
             raise Unauthenticated("access token was issued for an unknown API key")
         try:
             claims = jwt.decode(
@@ -179,7 +183,5 @@ class TokenVerifier:
         if not claims.video.room:
             raise Unauthenticated("access token names no room")
         if room is not None and room != claims.video.room:
-            raise Unauthenticated(
-                f"access token is for room {claims.video.room!r}, not {room!r}"
-            )
+            raise Unauthenticated(f"access token is for room {claims.video.room!r}, not {room!r}")
         return claims

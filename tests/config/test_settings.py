@@ -19,7 +19,9 @@ def test_defaults() -> None:
 def test_file_then_environment(tmp_path: Path) -> None:
     config = tmp_path / "meetbox.toml"
     config.write_text('[server]\nport = 9000\nhost = "0.0.0.0"\n[room]\nempty_timeout = 5\n')
-    settings = load_settings(config, {"MEETBOX_PORT": "9100", "MEETBOX_RTC_ICE_ADDRESSES": "127.0.0.1, ::1"})
+    settings = load_settings(
+        config, {"MEETBOX_PORT": "9100", "MEETBOX_RTC_ICE_ADDRESSES": "127.0.0.1, ::1"}
+    )
     assert settings.server.port == 9100  # environment wins over the file
     assert settings.server.host == "0.0.0.0"
     assert settings.room.empty_timeout == 5.0
@@ -36,7 +38,10 @@ def test_data_dir_short_form() -> None:
         ({"MEETBOX_PORT": "eighty"}, "setting 'server.port': 'eighty' is not a valid int"),
         ({"MEETBOX_PORT": "70000"}, "server.port must be between 0 and 65535, not 70000"),
         ({"MEETBOX_RTC_UDP_PORT_MIN": "50000"}, "must be set together"),
-        ({"MEETBOX_KEYS_API_KEY": "k", "MEETBOX_KEYS_API_SECRET": "short"}, "at least 32 characters"),
+        (
+            {"MEETBOX_KEYS_API_KEY": "k", "MEETBOX_KEYS_API_SECRET": "short"},
+            "at least 32 characters",
+        ),
         ({"MEETBOX_SERVER_NOPE": "1"}, "unknown setting 'server.nope'"),
     ],
 )

@@ -13,10 +13,12 @@ from meetbox.media.synthetic import counter_frame
 
 
 def encode(mime: str, count: int) -> list[list[bytes]]:
-    params: dict[str, str] = {}
+    params: dict[str, str | int | None] = {}
     if mime == "video/H264":
         params = {"packetization-mode": "1", "profile-level-id": "42e01f"}
-    encoder = get_encoder(RTCRtpCodecParameters(mimeType=mime, clockRate=90000, payloadType=96, parameters=params))
+    encoder = get_encoder(
+        RTCRtpCodecParameters(mimeType=mime, clockRate=90000, payloadType=96, parameters=params)
+    )
     frames = []
     for n in range(count):
         frame = av.VideoFrame.from_ndarray(counter_frame(n), format="yuv420p")

@@ -17,11 +17,8 @@ from meetbox.media.rtp import (
 )
 
 
-
 def packet() -> bytes:
-    return bytes.fromhex(
-        "90601234deadbeef11223344bede0002108a3201020300" + "00"
-    ) + b"payload"
+    return bytes.fromhex("90601234deadbeef11223344bede0002108a3201020300" + "00") + b"payload"
 
 
 def test_parse_header_fields() -> None:
@@ -36,7 +33,9 @@ def test_parse_header_fields() -> None:
     assert not header.marker
     assert header.extension_profile == 0xBEDE
     assert data[header.payload_start : header.payload_end] == b"payload"
-    elements = parse_extensions(header.extension_profile, data[header.extension_start : header.extension_end])
+    elements = parse_extensions(
+        header.extension_profile, data[header.extension_start : header.extension_end]
+    )
     assert elements == {1: b"\x8a", 3: b"\x01\x02\x03"}
 
 
@@ -59,16 +58,27 @@ def test_rewrite_changes_only_the_named_fields() -> None:
     data = packet()
     header = RtpHeader.parse(data)
     ext = build_extensions({2: b"\x8a", 5: b"1"})
-    out = rewrite(data, header, payload_type=111, sequence_number=7, timestamp=9, ssrc=0xCAFE, extension=ext)
+    out = rewrite(
+        data, header, payload_type=111, sequence_number=7, timestamp=9, ssrc=0xCAFE, extension=ext
+    )
     again = RtpHeader.parse(out)
-    assert (again.payload_type, again.sequence_number, again.timestamp, again.ssrc) == (111, 7, 9, 0xCAFE)
+    assert (again.payload_type, again.sequence_number, again.timestamp, again.ssrc) == (
+        111,
+        7,
+        9,
+        0xCAFE,
+    )
     assert out[again.payload_start :] == b"payload"
-    assert parse_extensions(again.extension_profile, out[again.extension_start : again.extension_end]) == {
+    assert parse_extensions(
+        again.extension_profile, out[again.extension_start : again.extension_end]
+    ) == {
         2: b"\x8a",
         5: b"1",
     }
     # no extension left: the X bit goes away
-    bare = rewrite(data, header, payload_type=96, sequence_number=1, timestamp=2, ssrc=3, extension=b"")
+    bare = rewrite(
+        data, header, payload_type=96, sequence_number=1, timestamp=2, ssrc=3, extension=b""
+    )
     assert bare[0] & 0x10 == 0 and bare[12:] == b"payload"
 
 
@@ -84,7 +94,11 @@ def test_rtx_round_trip() -> None:
     header = RtpHeader.parse(data)
     rtx = wrap_rtx(data, header, ssrc=0x55, payload_type=97, sequence=1000)
     rtx_header = RtpHeader.parse(rtx)
-    assert (rtx_header.ssrc, rtx_header.payload_type, rtx_header.sequence_number) == (0x55, 97, 1000)
+    assert (rtx_header.ssrc, rtx_header.payload_type, rtx_header.sequence_number) == (
+        0x55,
+        97,
+        1000,
+    )
     assert struct.unpack_from("!H", rtx, rtx_header.payload_start)[0] == 0x1234
     original, original_header = unwrap_rtx(rtx, rtx_header, ssrc=0x11223344, payload_type=96)
     assert original == data

@@ -15,12 +15,28 @@ import jwt
 def run(*args: str, data_dir: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MEETBOX_DATA_DIR": str(data_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "meetbox", *args], capture_output=True, text=True, env=env, timeout=timeout
+        [sys.executable, "-m", "meetbox", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
 
 
 def test_token_command_mints_a_room_token(tmp_path: Path) -> None:
-    done = run("token", "--room", "standup", "--identity", "ann", "--name", "Ann", "--admin", "--ttl", "30m", data_dir=tmp_path)
+    done = run(
+        "token",
+        "--room",
+        "standup",
+        "--identity",
+        "ann",
+        "--name",
+        "Ann",
+        "--admin",
+        "--ttl",
+        "30m",
+        data_dir=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     keys = (tmp_path / "keys.json").read_text()
     assert oct((tmp_path / "keys.json").stat().st_mode & 0o777) == "0o600"
@@ -42,7 +58,11 @@ def test_token_command_rejects_bad_ttl(tmp_path: Path) -> None:
 def test_serve_prints_keys_once_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "MEETBOX_DATA_DIR": str(tmp_path), "MEETBOX_PORT": "0"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "meetbox", "serve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-m", "meetbox", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert proc.stdout is not None

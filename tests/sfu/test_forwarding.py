@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import time
 
+import av
+
 from meetbox.server import EmbeddedServer
+from meetbox.sfu.uptrack import UpTrack
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.helpers import eventually, read_counters
 
 
 async def test_two_participants_decode_each_others_frames(meetbox_server: EmbeddedServer) -> None:
-    async with meetbox_server.client("duo", "alice") as alice, meetbox_server.client("duo", "bob") as bob:
+    async with (
+        meetbox_server.client("duo", "alice") as alice,
+        meetbox_server.client("duo", "bob") as bob,
+    ):
         await alice.publish(CounterVideoTrack())
         await alice.publish(ToneAudioTrack())
         await bob.publish(CounterVideoTrack())
@@ -27,10 +33,12 @@ async def test_two_participants_decode_each_others_frames(meetbox_server: Embedd
             assert counters[-1] - counters[0] >= 9
 
         frame = await alice_audio.track.recv()
-        assert frame.sample_rate == 48000
+        assert isinstance(frame, av.AudioFrame) and frame.sample_rate == 48000
 
 
-async def test_five_participants_each_receive_the_four_others(meetbox_server: EmbeddedServer) -> None:
+async def test_five_participants_each_receive_the_four_others(
+    meetbox_server: EmbeddedServer,
+) -> None:
     names = ["p1", "p2", "p3", "p4", "p5"]
     clients = [meetbox_server.client("five", n) for n in names]
     try:
@@ -58,7 +66,11 @@ async def test_late_joiner_decodes_video_within_one_second(meetbox_server: Embed
         # one only when asked, so the late joiner depends on the SFU's request
         room = meetbox_server.server.signalling.rooms.get("late")  # type: ignore[union-attr]
         assert room is not None
-        up = await eventually(lambda: next(iter(room.router.uptracks.values()), None))
+
+        def first_track() -> UpTrack | None:
+            return next(iter(room.router.uptracks.values()), None)
+
+        up = await eventually(first_track)
         await eventually(lambda: up.packets_received > 60)
         requests_before = up.keyframe_requests_sent
 
@@ -72,8 +84,13 @@ async def test_late_joiner_decodes_video_within_one_second(meetbox_server: Embed
         assert up.keyframe_requests_sent > requests_before
 
 
-async def test_unsubscribe_stops_packets_and_resubscribe_resumes(meetbox_server: EmbeddedServer) -> None:
-    async with meetbox_server.client("sub", "pub") as pub, meetbox_server.client("sub", "viewer") as viewer:
+async def test_unsubscribe_stops_packets_and_resubscribe_resumes(
+    meetbox_server: EmbeddedServer,
+) -> None:
+    async with (
+        meetbox_server.client("sub", "pub") as pub,
+        meetbox_server.client("sub", "viewer") as viewer,
+    ):
         track_sid = await pub.publish(CounterVideoTrack())
         remote = await viewer.wait_for_track(identity="pub", kind="video")
         await read_counters(remote.track, 3)

@@ -14,7 +14,9 @@ def test_selftest_passes_on_the_pinned_version() -> None:
 
 def test_selftest_names_the_version_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aiortc, "__version__", "9.9.9")
-    with pytest.raises(hooks.HookError, match=r"aiortc 9\.9\.9 is installed: install aiortc==1\.16\.0"):
+    with pytest.raises(
+        hooks.HookError, match=r"aiortc 9\.9\.9 is installed: install aiortc==1\.16\.0"
+    ):
         hooks.selftest()
 
 
@@ -29,7 +31,11 @@ async def test_udp_port_range_is_used_for_host_candidates() -> None:
                 await b.wait_for_track(identity="a", kind="video")
                 assert a.publisher is not None
                 answer = a.publisher.remoteDescription.sdp
-                ports = {int(line.split()[5]) for line in answer.splitlines() if line.startswith("a=candidate")}
+                ports = {
+                    int(line.split()[5])
+                    for line in answer.splitlines()
+                    if line.startswith("a=candidate")
+                }
                 assert ports and all(41000 <= p <= 41050 for p in ports)
     finally:
         hooks.configure_ice(("127.0.0.1",))

@@ -103,7 +103,9 @@ async def test_server_shutdown_closes_rooms_and_tells_clients() -> None:
     await eventually(lambda: udp_sockets() <= baseline_udp, timeout=5)
 
 
-async def test_newer_connection_of_same_identity_replaces_the_older(meetbox_server: EmbeddedServer) -> None:
+async def test_newer_connection_of_same_identity_replaces_the_older(
+    meetbox_server: EmbeddedServer,
+) -> None:
     first = meetbox_server.client("dup", "alice")
     second = meetbox_server.client("dup", "alice")
     try:

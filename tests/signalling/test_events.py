@@ -21,7 +21,12 @@ CASES: list[tuple[str, Any, str, str]] = [
     ("subscribe", {}, "invalid_argument", "track_sid is required"),
     ("subscribe", {"track_sid": "TR_nope"}, "not_found", "no track 'TR_nope'"),
     ("unsubscribe", {"track_sid": ["x"]}, "invalid_argument", "track_sid must be a string"),
-    ("mute_track", {"track_sid": "TR_x", "muted": "yes"}, "invalid_argument", "muted must be true or false"),
+    (
+        "mute_track",
+        {"track_sid": "TR_x", "muted": "yes"},
+        "invalid_argument",
+        "muted must be true or false",
+    ),
     ("mute_track", {"track_sid": "TR_x", "muted": True}, "not_found", "no published track"),
     ("unpublish", {"track_sid": "x" * 1000}, "invalid_argument", "at most 64 characters"),
 ]
@@ -47,14 +52,18 @@ async def test_offer_with_unsupported_codec_is_refused(meetbox_server: EmbeddedS
     sdp = (
         "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
         "m=video 9 UDP/TLS/RTP/SAVPF 45\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
-        "a=rtcp-mux\r\na=rtpmap:45 AV1/90000\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n"
+        "a=rtcp-mux\r\na=rtpmap:45 AV1/90000\r\n"
+        "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n"
         "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
     )
     async with meetbox_server.client("codec", "alice") as alice:
         reply = await alice.sio.call("publish_offer", {"sdp": sdp}, timeout=10)
         assert reply == {
             "ok": False,
-            "error": {"code": "invalid_argument", "message": "m-section 0 offers no codec meetbox can forward (video/AV1)"},
+            "error": {
+                "code": "invalid_argument",
+                "message": "m-section 0 offers no codec meetbox can forward (video/AV1)",
+            },
         }
 
 

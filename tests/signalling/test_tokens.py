@@ -28,7 +28,9 @@ async def refused(server: EmbeddedServer, token: str, room: str | None = None) -
 
 
 def test_minted_token_has_livekit_claim_layout() -> None:
-    token = mint_token(KEY, SECRET, "alice", VideoGrant(room="r1", room_join=True), name="Alice", ttl=60)
+    token = mint_token(
+        KEY, SECRET, "alice", VideoGrant(room="r1", room_join=True), name="Alice", ttl=60
+    )
     claims = jwt.decode(token, SECRET, algorithms=["HS256"])
     assert claims["iss"] == KEY and claims["sub"] == "alice" and claims["name"] == "Alice"
     assert claims["exp"] - claims["nbf"] == 60
@@ -48,7 +50,13 @@ def test_livekit_defaults_apply_to_unset_grant_fields() -> None:
     # the shape LiveKit's server SDKs emit: unset permissions are simply absent
     now = int(time.time())
     token = jwt.encode(
-        {"iss": KEY, "sub": "bob", "nbf": now, "exp": now + 60, "video": {"room": "r", "roomJoin": True}},
+        {
+            "iss": KEY,
+            "sub": "bob",
+            "nbf": now,
+            "exp": now + 60,
+            "video": {"room": "r", "roomJoin": True},
+        },
         SECRET,
         algorithm="HS256",
     )
@@ -66,7 +74,12 @@ async def test_token_for_another_room_is_refused(meetbox_server: EmbeddedServer)
 async def test_expired_token_is_refused(meetbox_server: EmbeddedServer) -> None:
     video = VideoGrant(room="r", room_join=True)
     token = mint_token(
-        meetbox_server.api_key, meetbox_server.api_secret, "old", video, ttl=60, now=time.time() - 120
+        meetbox_server.api_key,
+        meetbox_server.api_secret,
+        "old",
+        video,
+        ttl=60,
+        now=time.time() - 120,
     )
     error = await refused(meetbox_server, token)
     assert error.message == "access token has expired"
@@ -86,15 +99,21 @@ async def test_alg_none_token_is_refused(meetbox_server: EmbeddedServer) -> None
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
     now = int(time.time())
-    claims = {"iss": meetbox_server.api_key, "sub": "mallory", "exp": now + 60,
-              "video": {"room": "r", "roomJoin": True, "roomAdmin": True}}
+    claims = {
+        "iss": meetbox_server.api_key,
+        "sub": "mallory",
+        "exp": now + 60,
+        "video": {"room": "r", "roomJoin": True, "roomAdmin": True},
+    }
     token = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
     error = await refused(meetbox_server, token)
     assert "algorithm 'none' is not accepted" in error.message
 
 
 async def test_token_signed_with_another_secret_is_refused(meetbox_server: EmbeddedServer) -> None:
-    token = mint_token(meetbox_server.api_key, "x" * 40, "eve", VideoGrant(room="r", room_join=True))
+    token = mint_token(
+        meetbox_server.api_key, "x" * 40, "eve", VideoGrant(room="r", room_join=True)
+    )
     error = await refused(meetbox_server, token)
     assert error.message == "access token signature is invalid"
 
@@ -128,9 +147,10 @@ async def test_publish_sources_grant_is_enforced(meetbox_server: EmbeddedServer)
 
 
 async def test_no_subscribe_grant_receives_nothing(meetbox_server: EmbeddedServer) -> None:
-    async with meetbox_server.client("ns", "pub") as pub, meetbox_server.client(
-        "ns", "deaf", can_subscribe=False
-    ) as deaf:
+    async with (
+        meetbox_server.client("ns", "pub") as pub,
+        meetbox_server.client("ns", "deaf", can_subscribe=False) as deaf,
+    ):
         track_sid = await pub.publish(CounterVideoTrack())
         await eventually(lambda: track_sid in deaf.published)
         room = meetbox_server.server.signalling.rooms.get("ns")  # type: ignore[union-attr]
@@ -150,7 +170,11 @@ async def test_hidden_participant_is_not_announced(meetbox_server: EmbeddedServe
             # the hidden participant sees and receives the room
             await ghost.wait_for_track(identity="visible", kind="video")
             async with meetbox_server.client("hid", "third") as third:
-                await eventually(lambda: "visible" in {p["identity"] for p in third.participants.values()})
+                await eventually(
+                    lambda: "visible" in {p["identity"] for p in third.participants.values()}
+                )
                 assert "ghost" not in {p["identity"] for p in third.participants.values()}
-            joined = [d["participant"]["identity"] for e, d in visible.events if e == "participant_joined"]
+            joined = [
+                d["participant"]["identity"] for e, d in visible.events if e == "participant_joined"
+            ]
             assert joined == ["third"]

@@ -36,7 +36,9 @@ pytestmark = [
 ]
 
 if not os.path.exists(CHROMIUM) and os.environ.get("MEETBOX_SKIP_BROWSER") != "1":
-    raise RuntimeError("Chromium is missing: run scripts/system-deps.sh (or set MEETBOX_SKIP_BROWSER=1)")
+    raise RuntimeError(
+        "Chromium is missing: run scripts/system-deps.sh (or set MEETBOX_SKIP_BROWSER=1)"
+    )
 
 
 @pytest_asyncio.fixture
@@ -71,7 +73,8 @@ async def test_two_browsers_see_each_other(meetbox_server: EmbeddedServer, brows
     ann, ben = pages
     for page, other in ((ann, "ben"), (ben, "ann")):
         await page.wait_for_function(
-            f"(() => {{ const s = ({VIDEO_STATE})('{other}'); return s && s.width > 0 && s.frames > 5; }})()",
+            f"(() => {{ const s = ({VIDEO_STATE})('{other}');"
+            " return s && s.width > 0 && s.frames > 5; })()",
             timeout=30000,
         )
         first = await page.evaluate(VIDEO_STATE, other)
@@ -82,7 +85,9 @@ async def test_two_browsers_see_each_other(meetbox_server: EmbeddedServer, brows
     await ann.screenshot(path=str(ARTIFACTS / "room-two-browsers.png"))
 
 
-async def test_page_shows_why_a_bad_token_cannot_join(meetbox_server: EmbeddedServer, browser: object) -> None:
+async def test_page_shows_why_a_bad_token_cannot_join(
+    meetbox_server: EmbeddedServer, browser: object
+) -> None:
     context = await browser.new_context()  # type: ignore[attr-defined]
     page = await context.new_page()
     token = meetbox_server.token("other-room", "ann")
