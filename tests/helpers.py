@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import av
@@ -27,6 +27,15 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def wait_async(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Poll an async ``predicate`` until it is true, with a deadline."""
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.1)
 
 
 async def read_counters(track: MediaStreamTrack, count: int, timeout: float = 10.0) -> list[int]:

@@ -1,0 +1,115 @@
+"""RTCP through the SFU, observed from real aiortc peers on both sides."""
+
+from __future__ import annotations
+
+import random
+
+from aiortc import RTCPeerConnection
+
+from meetbox.client import Client
+from meetbox.server import EmbeddedServer
+from meetbox.sfu.uptrack import UpTrack
+from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
+from tests.helpers import read_counters, wait_async
+
+
+def room_track(server: EmbeddedServer, room: str) -> UpTrack:
+    assert server.server is not None
+    found = server.server.signalling.rooms.get(room)
+    assert found is not None
+    return next(up for up in found.router.uptracks.values() if up.kind == "video")
+
+
+async def stats_of(pc: RTCPeerConnection | None, kind: str) -> list[object]:
+    assert pc is not None
+    report = await pc.getStats()
+    return [s for s in report.values() if getattr(s, "type", None) == kind]
+
+
+async def test_lost_packets_are_repaired_with_rtx_from_the_cache(
+    meetbox_server: EmbeddedServer,
+) -> None:
+    async with (
+        meetbox_server.client("loss", "pub") as pub,
+        meetbox_server.client("loss", "sub") as sub,
+    ):
+        await pub.publish(CounterVideoTrack())
+        remote = await sub.wait_for_track(identity="pub", kind="video")
+        await read_counters(remote.track, 5)
+        assert sub.subscriber is not None
+
+        # drop one in ten RTP packets on the way into the subscriber (never RTX)
+        transport = sub.subscriber.getTransceivers()[0].receiver.transport
+        original = transport._handle_rtp_data
+        rng = random.Random(7)
+
+        async def lossy(data: bytes, arrival_time_ms: int) -> None:
+            if data[1] & 0x7F == down.payload_type and rng.random() < 0.1:
+                return
+            await original(data, arrival_time_ms)
+
+        up = room_track(meetbox_server, "loss")
+        down = up.downtracks[0]
+        assert down.rtx_payload_type is not None
+        transport._handle_rtp_data = lossy  # type: ignore[method-assign]
+        counters = await read_counters(remote.track, 60, timeout=20)
+        assert down.retransmits > 0
+        # every frame still arrives, in order, because the losses were repaired
+        assert counters == sorted(counters)
+        assert counters[-1] - counters[0] <= len(counters) + 5
+
+
+async def test_sender_reports_are_translated_and_receiver_reports_go_upstream(
+    meetbox_server: EmbeddedServer,
+) -> None:
+    async with meetbox_server.client("sr", "pub") as pub, meetbox_server.client("sr", "sub") as sub:
+        await pub.publish(CounterVideoTrack())
+        await pub.publish(ToneAudioTrack())
+        await sub.wait_for_track(identity="pub", kind="video")
+        await sub.wait_for_track(identity="pub", kind="audio")
+        up = room_track(meetbox_server, "sr")
+        down = up.downtracks[0]
+
+        async def subscriber_got_sr() -> bool:
+            # the subscriber's receiver saw an SR for the SSRC the SFU sends it
+            return any(
+                getattr(s, "ssrc", None) == down.ssrc
+                for s in await stats_of(sub.subscriber, "remote-outbound-rtp")
+            )
+
+        async def publisher_got_rr() -> bool:
+            # the publisher's sender saw a report block from the SFU about its SSRC
+            return any(
+                getattr(s, "packetsReceived", 0) > 0
+                for s in await stats_of(pub.publisher, "remote-inbound-rtp")
+            )
+
+        await wait_async(subscriber_got_sr)
+        await wait_async(publisher_got_rr)
+
+
+async def test_subscriber_bandwidth_estimates_reach_the_publisher(
+    meetbox_server: EmbeddedServer,
+) -> None:
+    async with meetbox_server.client("remb", "pub") as pub:
+        subs = [Client(meetbox_server.url, meetbox_server.token("remb", f"s{i}")) for i in range(2)]
+        try:
+            await pub.publish(CounterVideoTrack())
+            for sub in subs:
+                await sub.connect()
+                await sub.wait_for_track(identity="pub", kind="video")
+            up = room_track(meetbox_server, "remb")
+
+            async def forwarded() -> bool:
+                estimates = [d.remb for d in up.downtracks]
+                return (
+                    len(estimates) == 2
+                    and None not in estimates
+                    and up.last_remb is not None
+                    and up.last_remb <= min(e for e in estimates if e is not None) * 1.01
+                )
+
+            await wait_async(forwarded, timeout=15)
+        finally:
+            for sub in subs:
+                await sub.close()
