@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import socketio
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from meetbox.errors import MeetboxError
@@ -177,14 +177,27 @@ class Client:
         return reply
 
     async def publish(
-        self, track: MediaStreamTrack, source: str | None = None, name: str = ""
+        self,
+        track: MediaStreamTrack,
+        source: str | None = None,
+        name: str = "",
+        codec: str | None = None,
     ) -> str:
-        """Publish a track; returns its track sid."""
+        """Publish a track; returns its track sid. ``codec`` picks one, e.g. "video/H264"."""
         async with self._publish_lock:
             if self.publisher is None:
                 self.publisher = RTCPeerConnection()
             pc = self.publisher
             transceiver = pc.addTransceiver(track, direction="sendonly")
+            if codec is not None:
+                wanted = [
+                    c
+                    for c in RTCRtpSender.getCapabilities(track.kind).codecs
+                    if c.mimeType.lower() in (codec.lower(), f"{track.kind}/rtx")
+                ]
+                if not any(c.mimeType.lower() == codec.lower() for c in wanted):
+                    raise ValueError(f"aiortc cannot send {codec}")
+                transceiver.setCodecPreferences(wanted)
             await pc.setLocalDescription(await pc.createOffer())
             mid = transceiver.mid
             meta = {
@@ -205,9 +218,10 @@ class Client:
         await self._call("unpublish", {"track_sid": track_sid})
         track = self.local.pop(track_sid, None)
         if track is not None and self.publisher is not None:
-            for sender in self.publisher.getSenders():
-                if sender.track is track:
-                    sender.replaceTrack(None)
+            for transceiver in self.publisher.getTransceivers():
+                if transceiver.sender.track is track:
+                    transceiver.sender.replaceTrack(None)
+                    transceiver.direction = "inactive"
             track.stop()
 
     async def set_muted(self, track_sid: str, muted: bool) -> None:

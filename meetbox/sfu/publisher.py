@@ -68,6 +68,7 @@ class PublisherPeer:
         self._by_ssrc: dict[int, UpTrack] = {}
         self._by_rtx: dict[int, UpTrack] = {}
         self._mid_ext_ids: set[int] = set()
+        self._retired: set[str] = set()
         self._rtcp_ssrc = random.randrange(1, 1 << 32)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -96,7 +97,9 @@ class PublisherPeer:
                         f"m-section {section.mid} offers no codec meetbox can forward ({names})"
                     )
             described = {
-                s.mid: describe(s) for s in sections if s.sends and s.mid not in self.uptracks
+                s.mid: describe(s)
+                for s in sections
+                if s.sends and s.mid not in self.uptracks and s.mid not in self._retired
             }
             if self.pc.signalingState != "stable":
                 raise FailedPrecondition("a publish offer is already being applied")
@@ -122,6 +125,12 @@ class PublisherPeer:
             mine = section_by_mid(answered, section.mid)
             if mid_ext := section.extensions.get(URI_MID):
                 self._mid_ext_ids.add(mid_ext)
+            if section.mid in self._retired:
+                # an unpublished track's m-section: it publishes again only after the
+                # client has stopped sending on it once
+                if not section.sends:
+                    self._retired.discard(section.mid)
+                continue
             current = self.uptracks.get(section.mid)
             if current is not None and not section.sends:
                 removed.append(self._remove(section.mid))
@@ -174,6 +183,7 @@ class PublisherPeer:
         """Stop routing a track the participant unpublished (its m-section stays)."""
         if self.uptracks.get(up.mid) is up:
             self._remove(up.mid)
+            self._retired.add(up.mid)
 
     # -- ingress ---------------------------------------------------------------------
 
