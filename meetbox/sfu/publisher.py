@@ -8,7 +8,6 @@ receivers never see it, so nothing is decoded.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -31,6 +30,7 @@ from meetbox.sfu.negotiation import (
     supported,
 )
 from meetbox.sfu.peer import new_peer_connection
+from meetbox.sfu.tasks import cancel_and_wait
 from meetbox.sfu.uptrack import UpTrack
 
 logger = logging.getLogger(__name__)
@@ -273,10 +273,7 @@ class PublisherPeer:
         if self.closed:
             return
         self.closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         for mid in list(self.uptracks):
             self._remove(mid)
         await self.pc.close()

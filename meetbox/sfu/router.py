@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -11,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from meetbox.config import RoomSettings
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media.audiolevel import ActiveSpeakerDetector, Speaker
+from meetbox.sfu.tasks import cancel_and_wait
 from meetbox.sfu.uptrack import UpTrack
 
 logger = logging.getLogger(__name__)
@@ -65,9 +65,6 @@ class Router:
         if self.closed:
             return
         self.closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         for sid in list(self.uptracks):
             self.remove(sid)

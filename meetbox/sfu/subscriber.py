@@ -7,7 +7,6 @@ negotiations run one at a time and coalesce while one is waiting for its answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +20,7 @@ from meetbox.sfu import hooks
 from meetbox.sfu.downtrack import DownTrack
 from meetbox.sfu.negotiation import capabilities_for, parse_sections, section_by_mid
 from meetbox.sfu.peer import new_peer_connection
+from meetbox.sfu.tasks import cancel_and_wait
 from meetbox.sfu.uptrack import UpTrack
 
 logger = logging.getLogger(__name__)
@@ -172,8 +172,5 @@ class SubscriberPeer:
         self.closed = True
         for sid in list(self.downtracks):
             self.remove(sid)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self.pc.close()
