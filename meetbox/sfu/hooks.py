@@ -23,7 +23,7 @@ from typing import Any
 import aioice.ice
 import aiortc
 import pylibsrtp
-from aiortc import RTCRtpSender, RTCRtpTransceiver
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
@@ -154,6 +154,16 @@ class TransportWriter:
         return True
 
 
+def park_receiver(receiver: RTCRtpReceiver) -> None:
+    """Keep aiortc from starting a receiver whose media meetbox takes at the transport:
+    no decoder thread, no jitter buffer, no RTCP task. Safe to call again."""
+
+    async def receive(parameters: Any) -> None:
+        return None
+
+    receiver.receive = receive  # type: ignore[method-assign]
+
+
 def silence_sender_reports(sender: RTCRtpSender) -> None:
     """Stop aiortc's own SR/SDES/BYE for this sender: its counters know nothing of
     what meetbox forwards, and wrong SRs would break lip sync at the subscriber."""
@@ -273,6 +283,7 @@ __all__ = [
     "configure_ice",
     "install_fixes",
     "intercept_transport",
+    "park_receiver",
     "selftest",
     "sender_ssrcs",
     "set_sender_stream",

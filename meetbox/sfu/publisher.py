@@ -109,6 +109,8 @@ class PublisherPeer:
             except Exception as exc:
                 logger.info("publish offer refused: %r", exc)
                 raise InvalidArgument(f"the publish offer was refused: {exc}") from None
+            for transceiver in self.pc.getTransceivers():
+                hooks.park_receiver(transceiver.receiver)
             answer = self.pc.localDescription.sdp
             return self._apply(sections, parse_sections(answer), described, answer)
 

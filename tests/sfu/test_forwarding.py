@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import av
@@ -31,6 +32,10 @@ async def test_two_participants_decode_each_others_frames(meetbox_server: Embedd
             # frames arrive in order and are the publisher's own numbered frames
             assert counters == sorted(counters)
             assert counters[-1] - counters[0] >= 9
+
+        # only the two clients decode (2 remote tracks each); the SFU starts no decoder
+        decoders = [t for t in threading.enumerate() if t.name.endswith("-decoder")]
+        assert len(decoders) == 4
 
         frame = await alice_audio.track.recv()
         assert isinstance(frame, av.AudioFrame) and frame.sample_rate == 48000
