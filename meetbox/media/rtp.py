@@ -74,7 +74,7 @@ class RtpHeader:
         )
 
 
-def parse_extensions(profile: int, block: bytes | memoryview) -> dict[int, bytes]:
+def parse_extensions(profile: int, block: bytes | bytearray | memoryview) -> dict[int, bytes]:
     """Elements of a one-byte or two-byte header extension block (RFC 8285 4.2, 4.3)."""
     elements: dict[int, bytes] = {}
     pos = 0
@@ -109,6 +109,18 @@ def parse_extensions(profile: int, block: bytes | memoryview) -> dict[int, bytes
             elements[ext_id] = bytes(block[pos : pos + length])
             pos += length
     return elements
+
+
+def extension_elements(data: bytes | bytearray, header: RtpHeader) -> dict[int, bytes]:
+    """The packet's header extension elements; empty when it has none or they are malformed."""
+    if not header.extension_profile:
+        return {}
+    try:
+        return parse_extensions(
+            header.extension_profile, data[header.extension_start : header.extension_end]
+        )
+    except ValueError:
+        return {}
 
 
 def build_extensions(elements: dict[int, bytes]) -> bytes:

@@ -20,7 +20,7 @@ from meetbox.config import RtcSettings
 from meetbox.errors import FailedPrecondition, InvalidArgument
 from meetbox.ids import ParticipantSid, new_track_sid
 from meetbox.media import rtcp
-from meetbox.media.rtp import RtpHeader, parse_extensions, unwrap_rtx
+from meetbox.media.rtp import RtpHeader, extension_elements, unwrap_rtx
 from meetbox.sfu import hooks
 from meetbox.sfu.negotiation import (
     URI_MID,
@@ -211,14 +211,9 @@ class PublisherPeer:
 
     def _latch(self, data: bytes, header: RtpHeader) -> UpTrack | None:
         """An SSRC the SDP did not announce: find its track by the MID extension."""
-        if not header.extension_profile or not self._mid_ext_ids:
+        if not self._mid_ext_ids:
             return None
-        try:
-            elements = parse_extensions(
-                header.extension_profile, data[header.extension_start : header.extension_end]
-            )
-        except ValueError:
-            return None
+        elements = extension_elements(data, header)
         for ext_id in self._mid_ext_ids:
             mid = elements.get(ext_id)
             if mid is None:

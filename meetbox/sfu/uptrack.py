@@ -13,7 +13,7 @@ from meetbox.media import rtcp
 from meetbox.media.audiolevel import audio_level_from_extension
 from meetbox.media.keyframe import is_keyframe
 from meetbox.media.packetcache import PacketCache
-from meetbox.media.rtp import RtpHeader, parse_extensions
+from meetbox.media.rtp import RtpHeader, extension_elements
 from meetbox.media.stats import NackTracker, ReceiveStatistics
 from meetbox.sfu.negotiation import URI_AUDIO_LEVEL, Codec
 
@@ -99,20 +99,17 @@ class UpTrack:
             self.nacks.add(header.sequence_number)
         if self.cache is not None:
             self.cache.put(header.sequence_number, data)
-        elements: dict[int, bytes] = {}
-        if header.extension_profile:
-            try:
-                elements = parse_extensions(
-                    header.extension_profile, data[header.extension_start : header.extension_end]
-                )
-            except ValueError:
-                elements = {}
-        if self._audio_level_id is not None and self._on_audio_level is not None:
-            value = elements.get(self._audio_level_id)
+        forwarding = not self.muted and bool(self.downtracks)
+        level_id = self._audio_level_id
+        if not forwarding and level_id is None:
+            return
+        elements = extension_elements(data, header)
+        if level_id is not None and self._on_audio_level is not None:
+            value = elements.get(level_id)
             if value:
                 _, level = audio_level_from_extension(value)
                 self._on_audio_level(self.participant_sid, level)
-        if self.muted or not self.downtracks:
+        if not forwarding:
             return
         keyframe: bool | None = None
         for down in self.downtracks:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from aiortc import RTCPeerConnection
 
 from meetbox.config import RtcSettings
-from meetbox.ids import ParticipantSid, TrackSid
+from meetbox.ids import ParticipantSid
 from meetbox.sfu.publisher import PublisherPeer
 from meetbox.sfu.subscriber import OfferSender, SubscriberPeer
 from meetbox.signalling.tokens import AccessClaims
@@ -40,8 +40,6 @@ class Participant:
         self._publisher: PublisherPeer | None = None
         self.subscriber = SubscriberPeer(sid, settings, send_offer)
         self._watch(self.subscriber.pc)
-        # tracks this participant chose not to receive (auto-subscribe skips them)
-        self.unsubscribed: set[TrackSid] = set()
 
     @property
     def hidden(self) -> bool:

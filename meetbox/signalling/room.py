@@ -125,11 +125,13 @@ class Room:
 
     def subscribe_existing(self, participant: Participant) -> None:
         """Auto-subscribe a newcomer to every track already published."""
-        if not participant.grant.can_subscribe:
-            return
         for up in self.router.uptracks.values():
-            if up.participant_sid != participant.sid:
-                participant.subscriber.add(up)
+            self._auto_subscribe(participant, up)
+
+    @staticmethod
+    def _auto_subscribe(participant: Participant, up: UpTrack) -> None:
+        if participant.grant.can_subscribe and up.participant_sid != participant.sid:
+            participant.subscriber.add(up)
 
     async def leave(self, participant: Participant, reason: str = "left") -> None:
         if self.participants.pop(participant.sid, None) is None:
@@ -179,8 +181,7 @@ class Room:
                     skip=participant.connection_id,
                 )
             for other in self.participants.values():
-                if other is not participant and other.grant.can_subscribe:
-                    other.subscriber.add(up)
+                self._auto_subscribe(other, up)
         return {
             "sdp": result.answer,
             "tracks": [{"mid": up.mid, **up.info()} for up in result.added],
@@ -201,7 +202,6 @@ class Room:
         self.router.remove(up.sid)
         for other in self.participants.values():
             other.subscriber.remove(up.sid)
-            other.unsubscribed.discard(up.sid)
         owner = self.participants.get(up.participant_sid)
         if announce and owner is not None and not owner.hidden:
             await self.events.to_room(
@@ -230,14 +230,12 @@ class Room:
             raise NotFound(f"no track {track_sid!r} in this room")
         if up.participant_sid == participant.sid:
             raise FailedPrecondition("a participant cannot subscribe to its own track")
-        participant.unsubscribed.discard(up.sid)
         participant.subscriber.add(up)
 
     def unsubscribe(self, participant: Participant, track_sid: str) -> None:
         up = self.router.uptracks.get(TrackSid(track_sid))
         if up is None:
             raise NotFound(f"no track {track_sid!r} in this room")
-        participant.unsubscribed.add(up.sid)
         participant.subscriber.remove(up.sid)
 
     async def _announce_speakers(self, speakers: list[Speaker]) -> None:
