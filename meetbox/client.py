@@ -21,6 +21,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from meetbox.errors import MeetboxError
+from meetbox.sfu.tasks import BackgroundTasks
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Client:
         self.subscriber: RTCPeerConnection | None = None
         self._mids: dict[str, str] = {}
         self._connect_error: Any = None
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks = BackgroundTasks()
         self._changed = asyncio.Condition()
         self._publish_lock = asyncio.Lock()
         self._register()
@@ -354,6 +355,4 @@ class Client:
             track=track,
             mid=transceiver.mid,
         )
-        task = asyncio.ensure_future(self._notify())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._notify())

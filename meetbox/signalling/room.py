@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from meetbox.config import Settings
@@ -15,6 +15,7 @@ from meetbox.media.audiolevel import Speaker
 from meetbox.sfu.negotiation import MediaSection
 from meetbox.sfu.publisher import TrackDescription
 from meetbox.sfu.router import Router
+from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.signalling.participant import Participant
 from meetbox.signalling.tokens import SOURCES, AccessClaims
@@ -51,7 +52,7 @@ class Room:
         self.closed = False
         self._on_closed = on_closed
         self._empty_timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
 
     def info(self) -> dict[str, object]:
         return {"sid": self.sid, "name": self.name, "num_participants": len(self.participants)}
@@ -101,7 +102,7 @@ class Room:
 
     def _connection_failed(self, participant: Participant) -> None:
         logger.info("room %s: %s's connection failed", self.name, participant.identity)
-        self._spawn(self._drop(participant, "connection_failed"))
+        self._tasks.spawn(self._drop(participant, "connection_failed"))
 
     async def _drop(self, participant: Participant, reason: str) -> None:
         await self.events.to_connection(
@@ -109,11 +110,6 @@ class Room:
         )
         await self.leave(participant, reason=reason)
         await self.events.disconnect(participant.connection_id)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def snapshot_for(self, participant: Participant) -> dict[str, object]:
         """The ``room_connected`` payload."""
@@ -265,7 +261,7 @@ class Room:
             logger.info(
                 "room %s closes: empty for %ss", self.name, self.settings.room.empty_timeout
             )
-            self._spawn(self.close())
+            self._tasks.spawn(self.close())
 
     async def close(self) -> None:
         if self.closed:

@@ -6,7 +6,6 @@ Every client event is answered through its ack: ``{"ok": true, ...}`` or
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from meetbox.config import Settings
 from meetbox.errors import FailedPrecondition, InvalidArgument, MeetboxError, Unavailable
+from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.signalling import payloads
 from meetbox.signalling.participant import Participant
 from meetbox.signalling.registry import LocalRoomRegistry, RoomRegistry
@@ -40,7 +40,8 @@ def _event(func: Handler) -> Callable[[SignallingServer, str, Any], Awaitable[di
 
     @functools.wraps(func)
     async def wrapper(self: SignallingServer, sid: str, data: Any = None) -> dict[str, Any]:
-        participant = self.participants.get(sid)
+        session = self.sessions.get(sid)
+        participant = session[1] if session is not None else None
         try:
             if participant is None or participant.closed:
                 raise FailedPrecondition("this connection is not in a room")
@@ -62,8 +63,7 @@ class SignallingServer:
         self.settings = settings
         self.verifier = verifier
         self.rooms: RoomRegistry = registry if registry is not None else LocalRoomRegistry()
-        self.participants: dict[str, Participant] = {}  # by Socket.IO sid
-        self.rooms_of: dict[str, Room] = {}  # by Socket.IO sid
+        self.sessions: dict[str, tuple[Room, Participant]] = {}  # by Socket.IO sid
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             cors_allowed_origins=[],
@@ -71,7 +71,7 @@ class SignallingServer:
             logger=False,
             engineio_logger=False,
         )
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks()
         self.closed = False
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
@@ -85,6 +85,11 @@ class SignallingServer:
             "leave": self.leave,
         }.items():
             self.sio.on(name, handler)
+
+    @property
+    def participants(self) -> dict[str, Participant]:
+        """Participants by Socket.IO sid."""
+        return {sid: participant for sid, (_, participant) in self.sessions.items()}
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app, socketio_path="socket.io")
@@ -100,8 +105,7 @@ class SignallingServer:
         await self.sio.emit(event, data, room=room, skip_sid=skip)
 
     async def disconnect(self, connection_id: str) -> None:
-        self.participants.pop(connection_id, None)
-        self.rooms_of.pop(connection_id, None)
+        self.sessions.pop(connection_id, None)
         await self.sio.disconnect(connection_id)
 
     # -- connection -----------------------------------------------------------------------
@@ -125,34 +129,28 @@ class SignallingServer:
         except Exception:
             logger.exception("connect failed")
             raise _refused(MeetboxError("internal error")) from None
-        self.participants[sid] = participant
-        self.rooms_of[sid] = room
+        self.sessions[sid] = (room, participant)
         await self.sio.enter_room(sid, room.name)
-        self._spawn(self._welcome(sid, room, participant))
+        self._tasks.spawn(self._welcome(sid, room, participant))
 
     async def _welcome(self, sid: str, room: Room, participant: Participant) -> None:
         await self.sio.emit("room_connected", room.snapshot_for(participant), to=sid)
         room.subscribe_existing(participant)
 
     async def _disconnect(self, sid: str, *args: Any) -> None:
-        participant = self.participants.pop(sid, None)
-        room = self.rooms_of.pop(sid, None)
-        if participant is not None and room is not None:
+        session = self.sessions.pop(sid, None)
+        if session is not None:
+            room, participant = session
             await room.leave(participant, reason="disconnected")
 
     def _room_closed(self, room: Room) -> None:
         self.rooms.remove(room)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def room_of(self, participant: Participant) -> Room:
-        room = self.rooms_of.get(participant.connection_id)
-        if room is None:
+        session = self.sessions.get(participant.connection_id)
+        if session is None:
             raise FailedPrecondition("this connection is not in a room")
-        return room
+        return session[0]
 
     # -- events ---------------------------------------------------------------------------
 
@@ -211,8 +209,7 @@ class SignallingServer:
     async def leave(self, participant: Participant, data: Any) -> None:
         payloads.as_dict(data, ())
         room = self.room_of(participant)
-        self.participants.pop(participant.connection_id, None)
-        self.rooms_of.pop(participant.connection_id, None)
+        self.sessions.pop(participant.connection_id, None)
         # the client closes its socket once it has the ack
         await room.leave(participant, reason="left")
 
@@ -222,7 +219,4 @@ class SignallingServer:
         self.closed = True
         for room in list(self.rooms):
             await room.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
