@@ -16,6 +16,7 @@ from typing import Any
 from meetbox.app import MeetboxServer
 from meetbox.client import Client
 from meetbox.config import Settings
+from meetbox.signalling.room import Room
 from meetbox.signalling.tokens import VideoGrant, mint_token
 
 
@@ -72,6 +73,10 @@ class EmbeddedServer:
     @property
     def api_secret(self) -> str:
         return self._running().keys.api_secret
+
+    def room(self, name: str) -> Room | None:
+        """The live room of that name, for tests that look inside the server."""
+        return self._running().signalling.rooms.get(name)
 
     def token(
         self, room: str, identity: str, *, name: str = "", ttl: float = 3600, **grant: Any

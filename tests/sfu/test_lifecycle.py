@@ -112,7 +112,7 @@ async def test_newer_connection_of_same_identity_replaces_the_older(
         await first.connect()
         await second.connect()
         await first.wait_for(lambda: first.disconnect_reason == "duplicate_identity")
-        room = meetbox_server.server.signalling.rooms.get("dup")  # type: ignore[union-attr]
+        room = meetbox_server.room("dup")
         assert room is not None and len(room.participants) == 1
     finally:
         await first.close()

@@ -14,8 +14,7 @@ from tests.helpers import read_counters, wait_async
 
 
 def room_track(server: EmbeddedServer, room: str) -> UpTrack:
-    assert server.server is not None
-    found = server.server.signalling.rooms.get(room)
+    found = server.room(room)
     assert found is not None
     return next(up for up in found.router.uptracks.values() if up.kind == "video")
 

@@ -35,8 +35,7 @@ async def test_mute_stops_forwarding_and_unmute_resumes(meetbox_server: Embedded
         remote = await sub.wait_for_track(identity="pub", kind="video")
         await sub.wait_for_track(identity="pub", kind="audio")
         await read_counters(remote.track, 3)
-        assert meetbox_server.server is not None
-        room = meetbox_server.server.signalling.rooms.get("mute")
+        room = meetbox_server.room("mute")
         assert room is not None
         audio_up = room.router.uptracks[audio_sid]  # type: ignore[index]
         audio_down = audio_up.downtracks[0]
@@ -64,8 +63,7 @@ async def test_unpublished_track_ends_at_the_subscriber(meetbox_server: Embedded
         await pub.unpublish(sid)
         await asyncio.wait_for(remote.ended.wait(), 10)
         assert sid not in sub.published
-        assert meetbox_server.server is not None
-        room = meetbox_server.server.signalling.rooms.get("unpub")
+        room = meetbox_server.room("unpub")
         assert room is not None and not room.router.uptracks
         # a new track can be published on the same connection afterwards
         await pub.publish(CounterVideoTrack())

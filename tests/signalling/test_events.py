@@ -42,7 +42,7 @@ async def test_malformed_payload_gets_error_ack(
         assert reply["error"]["code"] == code
         assert message in reply["error"]["message"]
         # the connection still works and nothing changed in the room
-        room = meetbox_server.server.signalling.rooms.get("bad")  # type: ignore[union-attr]
+        room = meetbox_server.room("bad")
         assert room is not None and not room.router.uptracks
         await alice.publish(CounterVideoTrack())
         assert len(room.router.uptracks) == 1

@@ -134,7 +134,7 @@ async def test_no_publish_grant_refuses_publish_offer(meetbox_server: EmbeddedSe
             await viewer.publish(CounterVideoTrack())
         assert info.value.server_code == "permission_denied"
         assert "canPublish is false" in info.value.message
-        room = meetbox_server.server.signalling.rooms.get("np")  # type: ignore[union-attr]
+        room = meetbox_server.room("np")
         assert room is not None and not room.router.uptracks
 
 
@@ -153,7 +153,7 @@ async def test_no_subscribe_grant_receives_nothing(meetbox_server: EmbeddedServe
     ):
         track_sid = await pub.publish(CounterVideoTrack())
         await eventually(lambda: track_sid in deaf.published)
-        room = meetbox_server.server.signalling.rooms.get("ns")  # type: ignore[union-attr]
+        room = meetbox_server.room("ns")
         assert room is not None
         up = await eventually(lambda: room.router.uptracks.get(track_sid))  # type: ignore[call-overload]
         await eventually(lambda: up.packets_received > 30)
