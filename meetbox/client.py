@@ -315,7 +315,10 @@ class Client:
             try:
                 await self._answer(data["sdp"], data["tracks"])
             except Exception:
-                logger.exception("answering the subscriber offer failed")
+                if self.sio.connected:
+                    logger.exception("answering the subscriber offer failed")
+                else:  # the client closed meanwhile
+                    logger.debug("subscriber offer dropped: the client is closed")
 
     def _add_participant(self, info: dict[str, Any]) -> None:
         self.participants[info["sid"]] = info

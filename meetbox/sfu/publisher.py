@@ -105,12 +105,14 @@ class PublisherPeer:
                 raise FailedPrecondition("a publish offer is already being applied")
             try:
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                # before the next await: on a connected transport, the connect step that
+                # setRemoteDescription scheduled would start the new receivers
+                for transceiver in self.pc.getTransceivers():
+                    hooks.park_receiver(transceiver.receiver)
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
             except Exception as exc:
                 logger.info("publish offer refused: %r", exc)
                 raise InvalidArgument(f"the publish offer was refused: {exc}") from None
-            for transceiver in self.pc.getTransceivers():
-                hooks.park_receiver(transceiver.receiver)
             answer = self.pc.localDescription.sdp
             return self._apply(sections, parse_sections(answer), described, answer)
 

@@ -14,6 +14,7 @@ from tests.helpers import eventually, read_counters
 
 
 async def test_two_participants_decode_each_others_frames(meetbox_server: EmbeddedServer) -> None:
+    threads_before = {t.ident for t in threading.enumerate()}
     async with (
         meetbox_server.client("duo", "alice") as alice,
         meetbox_server.client("duo", "bob") as bob,
@@ -34,7 +35,11 @@ async def test_two_participants_decode_each_others_frames(meetbox_server: Embedd
             assert counters[-1] - counters[0] >= 9
 
         # only the two clients decode (2 remote tracks each); the SFU starts no decoder
-        decoders = [t for t in threading.enumerate() if t.name.endswith("-decoder")]
+        decoders = [
+            t
+            for t in threading.enumerate()
+            if t.name.endswith("-decoder") and t.ident not in threads_before
+        ]
         assert len(decoders) == 4
 
         frame = await alice_audio.track.recv()
@@ -69,7 +74,7 @@ async def test_late_joiner_decodes_video_within_one_second(meetbox_server: Embed
         await early.publish(CounterVideoTrack())
         # let the publisher's single keyframe pass: aiortc's encoder sends the next
         # one only when asked, so the late joiner depends on the SFU's request
-        room = meetbox_server.server.signalling.rooms.get("late")  # type: ignore[union-attr]
+        room = meetbox_server.room("late")
         assert room is not None
 
         def first_track() -> UpTrack | None:
@@ -99,7 +104,7 @@ async def test_unsubscribe_stops_packets_and_resubscribe_resumes(
         track_sid = await pub.publish(CounterVideoTrack())
         remote = await viewer.wait_for_track(identity="pub", kind="video")
         await read_counters(remote.track, 3)
-        room = meetbox_server.server.signalling.rooms.get("sub")  # type: ignore[union-attr]
+        room = meetbox_server.room("sub")
         assert room is not None
         up = room.router.uptracks[track_sid]  # type: ignore[index]
         down = up.downtracks[0]
