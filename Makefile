@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 
 pytest: setup
 	./scripts/system-deps.sh
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -rs -p no:cacheprovider
 
 test: lint typecheck pytest
 

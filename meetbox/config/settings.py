@@ -56,11 +56,48 @@ class RoomSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    # empty: the embedded SQLite store at <data_dir>/meetbox.db
+    mongodb_uri: str = ""
+    mongodb_database: str = "meetbox"
+    sqlite_path: Path = Path("")
+    # seconds one store call may take before the API answers 503
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    # the public base URL clients reach (signed URLs, stream_url); empty: the listening address
+    public_url: str = ""
+    user_token_ttl: float = 24 * 3600.0
+    speech_token_ttl: float = 600.0
+    signed_url_ttl: float = 3600.0
+    max_upload_bytes: int = 50 * 1024**2
+    max_recording_upload_bytes: int = 2 * 1024**3
+    storage_limit_bytes: int = 5 * 1024**3
+    # requests per rate_window seconds, per client and endpoint group; 0 turns a group off
+    rate_window: float = 60.0
+    rate_auth: int = 10
+    rate_default: int = 300
+    rate_upload: int = 30
+    rate_delete: int = 30
+    rate_sign: int = 60
+    # rate-limit counters shared through Redis when set (redis://...), else in memory
+    redis_url: str = ""
+    # a MaxMind/DB-IP .mmdb city database for session locations; empty: "unknown"
+    geoip_database: Path = Path("")
+    # transcript encryption secret; empty: generated into the data directory
+    transcript_secret: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     keys: KeySettings = field(default_factory=KeySettings)
     rtc: RtcSettings = field(default_factory=RtcSettings)
     room: RoomSettings = field(default_factory=RoomSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``replace(room={...})``."""
@@ -82,13 +119,26 @@ class Settings:
             )
         if self.room.empty_timeout < 0:
             raise ValueError("room.empty_timeout must not be negative")
+        if self.store.timeout <= 0:
+            raise ValueError("store.timeout must be positive")
+        api = self.api
+        for name in ("max_upload_bytes", "storage_limit_bytes", "max_recording_upload_bytes"):
+            if getattr(api, name) <= 0:
+                raise ValueError(f"api.{name} must be positive")
+        for name in ("user_token_ttl", "speech_token_ttl", "signed_url_ttl", "rate_window"):
+            if getattr(api, name) <= 0:
+                raise ValueError(f"api.{name} must be positive")
         if bool(self.keys.api_key) != bool(self.keys.api_secret):
             raise ValueError("keys.api_key and keys.api_secret must be given together")
         if self.keys.api_secret and len(self.keys.api_secret) < 32:
             raise ValueError("keys.api_secret must be at least 32 characters")
 
 
-_SHORT_ENV = {"DATA_DIR": ("server", "data_dir"), "PORT": ("server", "port")}
+_SHORT_ENV = {
+    "DATA_DIR": ("server", "data_dir"),
+    "PORT": ("server", "port"),
+    "MONGODB_URI": ("store", "mongodb_uri"),
+}
 
 
 def load_settings(

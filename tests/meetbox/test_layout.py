@@ -15,7 +15,8 @@ ALLOWED = {
     "sfu": {"media", "config", "sfu", "ids", "errors"},
     "signalling": {"media", "config", "sfu", "signalling", "ids", "errors"},
     "recorder": {"media", "config", "sfu", "recorder", "ids", "errors"},
-    "web": {"web", "errors", "config", "ids"},
+    "store": {"store", "errors", "config", "ids"},
+    "web": {"web", "errors", "config", "ids", "store"},
 }
 PURE_FORBIDDEN = {"asyncio", "aiohttp", "socketio", "aiortc", "aioice", "sqlite3", "pymongo"}
 
