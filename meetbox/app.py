@@ -8,11 +8,15 @@ from pathlib import Path
 from aiohttp import web
 
 from meetbox.config import Settings
+from meetbox.errors import Unavailable
 from meetbox.keys import ApiKeys, load_or_create_keys
 from meetbox.sfu import hooks
 from meetbox.signalling.server import SignallingServer
 from meetbox.signalling.tokens import TokenVerifier
+from meetbox.store import Store, open_store
 from meetbox.web.app import create_app
+from meetbox.web.services import build_api, geo_locator
+from meetbox.web.sessions import SessionRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +34,17 @@ class MeetboxServer:
         hooks.configure_ice(
             settings.rtc.ice_addresses, settings.rtc.udp_port_min, settings.rtc.udp_port_max
         )
-        self.signalling = SignallingServer(settings, TokenVerifier(self.keys.as_map()))
-        self.app = create_app(vendor_dir or REPO_NODE_MODULES)
+        self.store: Store = open_store(settings.store, settings.server.data_dir)
+        geo = geo_locator(settings)
+        self.signalling = SignallingServer(
+            settings,
+            TokenVerifier(self.keys.as_map()),
+            observer=SessionRecorder(self.store, geo),
+        )
+        self.api = build_api(
+            settings, self.store, self.signalling, geo, self.keys.api_key, self.keys.api_secret
+        )
+        self.app = create_app(vendor_dir or REPO_NODE_MODULES, self.api)
         self.signalling.attach(self.app)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -46,6 +59,11 @@ class MeetboxServer:
         return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
+        try:
+            await self.store.open()
+        except Unavailable as exc:
+            # the API answers 503 until the store is back; the SFU works without it
+            logger.warning("store (%s) not ready at start: %s", self.store.backend, exc.message)
         self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
@@ -62,3 +80,4 @@ class MeetboxServer:
         await self.signalling.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.api.close()

@@ -48,3 +48,7 @@ class FailedPrecondition(MeetboxError):
 
 class Unavailable(MeetboxError):
     code = "unavailable"
+
+
+class TooLarge(MeetboxError):
+    code = "too_large"

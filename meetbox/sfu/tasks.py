@@ -29,6 +29,14 @@ class BackgroundTasks:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    async def drain(self, timeout: float) -> None:
+        """Let running tasks finish for up to ``timeout`` seconds, then cancel the rest."""
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        await self.close()
+
     async def close(self) -> None:
         """Cancel every task but the caller's own and wait for them to end."""
         current = asyncio.current_task()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from meetbox.config import Settings
-from meetbox.errors import FailedPrecondition, NotFound, PermissionDenied
+from meetbox.errors import FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
 from meetbox.ids import ParticipantSid, TrackSid, new_participant_sid, new_room_sid
 from meetbox.media.audiolevel import Speaker
 from meetbox.sfu.negotiation import MediaSection
@@ -42,6 +42,7 @@ class Room:
         settings: Settings,
         events: RoomEvents,
         on_closed: Callable[[Room], None],
+        on_left: Callable[[Room, Participant], None] | None = None,
     ) -> None:
         self.name = name
         self.sid = new_room_sid()
@@ -51,6 +52,9 @@ class Room:
         self.router = Router(settings.room, self._announce_speakers)
         self.closed = False
         self._on_closed = on_closed
+        self._on_left = on_left
+        self.room_type = "meeting"
+        self.max_participants = 0  # 0: no limit; set from the room's rules on each join
         self._empty_timer: asyncio.TimerHandle | None = None
         self._tasks = BackgroundTasks()
 
@@ -65,6 +69,12 @@ class Room:
     async def join(self, claims: AccessClaims, connection_id: str) -> Participant:
         if self.closed:
             raise FailedPrecondition(f"room {self.name!r} is closed")
+        if self.max_participants and not claims.video.hidden:
+            present = [p for p in self.visible() if p.identity != claims.identity]
+            if len(present) >= self.max_participants:
+                raise ResourceExhausted(
+                    f"room {self.name!r} is full ({self.max_participants} participants)"
+                )
         for other in list(self.participants.values()):
             if other.identity == claims.identity:
                 # as LiveKit does: the newest connection of an identity wins
@@ -137,6 +147,8 @@ class Room:
             if up.participant_sid == participant.sid:
                 await self._unpublish(up, announce=False)
         await participant.close()
+        if self._on_left is not None:
+            self._on_left(self, participant)
         if not participant.hidden:
             await self.events.to_room(
                 self.name,

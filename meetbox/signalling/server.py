@@ -18,6 +18,12 @@ from meetbox.config import Settings
 from meetbox.errors import FailedPrecondition, InvalidArgument, MeetboxError, Unavailable
 from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.signalling import payloads
+from meetbox.signalling.observer import (
+    ConnectionInfo,
+    NullObserver,
+    Presence,
+    RoomObserver,
+)
 from meetbox.signalling.participant import Participant
 from meetbox.signalling.registry import LocalRoomRegistry, RoomRegistry
 from meetbox.signalling.room import Room
@@ -33,6 +39,17 @@ Handler = Callable[["SignallingServer", Participant, Any], Awaitable[dict[str, A
 def _refused(error: MeetboxError) -> socketio.exceptions.ConnectionRefusedError:
     """The client sees ``{message, data: {code, message}}`` in its connect_error."""
     return socketio.exceptions.ConnectionRefusedError(error.message, error.to_dict())
+
+
+def _info(environ: dict[str, Any]) -> ConnectionInfo:
+    """The client's address and the site it came from (Origin, else Host)."""
+    request = environ.get("aiohttp.request")
+    address = ""
+    if request is not None and request.remote:
+        address = str(request.remote)
+    origin = str(environ.get("HTTP_ORIGIN", "") or "")
+    domain = origin.split("://", 1)[-1] if origin else str(environ.get("HTTP_HOST", "") or "")
+    return ConnectionInfo(address=address, domain=domain.split(":", 1)[0].lower()[:253])
 
 
 def _event(func: Handler) -> Callable[[SignallingServer, str, Any], Awaitable[dict[str, Any]]]:
@@ -58,10 +75,15 @@ def _event(func: Handler) -> Callable[[SignallingServer, str, Any], Awaitable[di
 
 class SignallingServer:
     def __init__(
-        self, settings: Settings, verifier: TokenVerifier, registry: RoomRegistry | None = None
+        self,
+        settings: Settings,
+        verifier: TokenVerifier,
+        registry: RoomRegistry | None = None,
+        observer: RoomObserver | None = None,
     ) -> None:
         self.settings = settings
         self.verifier = verifier
+        self.observer: RoomObserver = observer if observer is not None else NullObserver()
         self.rooms: RoomRegistry = registry if registry is not None else LocalRoomRegistry()
         self.sessions: dict[str, tuple[Room, Participant]] = {}  # by Socket.IO sid
         self.sio = socketio.AsyncServer(
@@ -72,6 +94,7 @@ class SignallingServer:
             engineio_logger=False,
         )
         self._tasks = BackgroundTasks()
+        self._observing = BackgroundTasks()  # observer calls: drained, not cut, at shutdown
         self.closed = False
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
@@ -119,10 +142,13 @@ class SignallingServer:
             data = payloads.as_dict(auth, ("token", "room"))
             room_name = payloads.string(data, "room", max_len=256, required=False) or None
             claims = self.verifier.verify_for_room(data.get("token"), room_name)
+            rules = await self.observer.rules(claims.video.room)
             room = self.rooms.get_or_create(
                 claims.video.room,
-                lambda: Room(claims.video.room, self.settings, self, self._room_closed),
+                lambda: Room(claims.video.room, self.settings, self, self._room_closed, self._left),
             )
+            room.room_type = rules.room_type
+            room.max_participants = rules.max_participants
             participant = await room.join(claims, sid)
         except MeetboxError as exc:
             raise _refused(exc) from None
@@ -130,6 +156,11 @@ class SignallingServer:
             logger.exception("connect failed")
             raise _refused(MeetboxError("internal error")) from None
         self.sessions[sid] = (room, participant)
+        self._observing.spawn(
+            self._observe(
+                self.observer.joined(self._presence(room, participant), rules, _info(environ))
+            )
+        )
         await self.sio.enter_room(sid, room.name)
         self._tasks.spawn(self._welcome(sid, room, participant))
 
@@ -145,6 +176,24 @@ class SignallingServer:
 
     def _room_closed(self, room: Room) -> None:
         self.rooms.remove(room)
+        self._observing.spawn(self._observe(self.observer.closed(room.name, room.sid)))
+
+    def _left(self, room: Room, participant: Participant) -> None:
+        self._observing.spawn(self._observe(self.observer.left(self._presence(room, participant))))
+
+    @staticmethod
+    def _presence(room: Room, participant: Participant) -> Presence:
+        return Presence(
+            room.name, room.sid, participant.identity, participant.name, participant.hidden
+        )
+
+    @staticmethod
+    async def _observe(call: Awaitable[None]) -> None:
+        try:
+            await call
+        except Exception:
+            # the observer records; a failure there must not disturb the room
+            logger.exception("room observer failed")
 
     def room_of(self, participant: Participant) -> Room:
         session = self.sessions.get(participant.connection_id)
@@ -220,3 +269,4 @@ class SignallingServer:
         for room in list(self.rooms):
             await room.close()
         await self._tasks.close()
+        await self._observing.drain(self.settings.store.timeout)

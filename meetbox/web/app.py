@@ -10,6 +10,19 @@ from pathlib import Path
 from aiohttp import web
 
 from meetbox.errors import MeetboxError
+from meetbox.web import (
+    api_auth,
+    api_files,
+    api_recordings,
+    api_reporting,
+    api_rooms,
+    api_sessions,
+    api_transcripts,
+    openapi,
+)
+from meetbox.web.ratelimit import TooManyRequests
+from meetbox.web.routing import mount
+from meetbox.web.services import Api
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +34,7 @@ STATUS = {
     "permission_denied": 403,
     "not_found": 404,
     "already_exists": 409,
+    "too_large": 413,
     "resource_exhausted": 429,
     "failed_precondition": 412,
     "unavailable": 503,
@@ -38,6 +52,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """No stack trace reaches a client: errors become the seed's JSON envelope."""
     try:
         return await handler(request)
+    except TooManyRequests as exc:
+        response = error_response(429, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except MeetboxError as exc:
         return error_response(STATUS.get(exc.code, 500), exc.message)
     except web.HTTPException as exc:
@@ -53,8 +71,33 @@ def vendor_file(vendor_dir: Path) -> Path:
     return vendor_dir / "socket.io-client" / "dist" / "socket.io.esm.min.js"
 
 
-def create_app(vendor_dir: Path) -> web.Application:
+TABLES = [
+    api_auth.routes,
+    api_rooms.routes,
+    api_recordings.routes,
+    api_files.routes,
+    api_transcripts.routes,
+    api_reporting.routes,
+    api_sessions.routes,
+]
+VERSION = "0.1.0"
+
+
+def create_app(vendor_dir: Path, api: Api | None = None) -> web.Application:
+    """The web app; with ``api``, the REST API, its OpenAPI document and docs page too."""
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    if api is not None:
+        routes = mount(app, api, TABLES)
+        spec = openapi.document(routes, VERSION)
+
+        async def openapi_json(request: web.Request) -> web.Response:
+            return web.json_response(spec)
+
+        async def docs(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(STATIC_DIR / "docs.html")
+
+        app.router.add_get("/openapi.json", openapi_json)
+        app.router.add_get("/docs", docs)
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -16,7 +16,7 @@ ALLOWED = {
     "signalling": {"media", "config", "sfu", "signalling", "ids", "errors"},
     "recorder": {"media", "config", "sfu", "recorder", "ids", "errors"},
     "store": {"store", "errors", "config", "ids"},
-    "web": {"web", "errors", "config", "ids", "store"},
+    "web": {"web", "errors", "config", "ids", "store", "signalling"},
 }
 PURE_FORBIDDEN = {"asyncio", "aiohttp", "socketio", "aiortc", "aioice", "sqlite3", "pymongo"}
 

@@ -1,0 +1,58 @@
+"""What the signalling layer tells the rest of the server, and what it asks of it.
+
+The signalling layer knows nothing of the store: the server's wiring passes an observer
+that answers a room's rules (type, participant limit) before a join and records
+sessions as rooms run. ``NullObserver`` is the default for an SFU without an API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RoomRules:
+    room_type: str = "meeting"
+    max_participants: int = 0  # 0: no limit
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    address: str = ""
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class Presence:
+    room: str
+    room_sid: str
+    identity: str
+    name: str
+    hidden: bool
+
+
+class RoomObserver(Protocol):
+    async def rules(self, room: str) -> RoomRules:
+        """Raises a ``MeetboxError`` to refuse the join (for example when the store is down)."""
+        ...
+
+    async def joined(self, who: Presence, rules: RoomRules, info: ConnectionInfo) -> None: ...
+
+    async def left(self, who: Presence) -> None: ...
+
+    async def closed(self, room: str, room_sid: str) -> None: ...
+
+
+class NullObserver:
+    async def rules(self, room: str) -> RoomRules:
+        return RoomRules()
+
+    async def joined(self, who: Presence, rules: RoomRules, info: ConnectionInfo) -> None:
+        return None
+
+    async def left(self, who: Presence) -> None:
+        return None
+
+    async def closed(self, room: str, room_sid: str) -> None:
+        return None

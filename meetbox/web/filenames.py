@@ -1,0 +1,62 @@
+"""Uploaded names made safe, and paths that cannot leave their folder."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from meetbox.errors import InvalidArgument
+
+MAX_NAME = 200
+_UNSAFE = re.compile(r"[^\w .()+@,=-]", re.UNICODE)
+_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(10)),
+    *(f"LPT{i}" for i in range(10)),
+}
+
+
+def sanitize(name: str) -> str:
+    """A plain file name from what a client sent: no folders, separators, NUL or dot-only names.
+
+    ``../../etc/passwd`` → ``passwd``; ``C:\\x\\a.txt`` → ``a.txt``; control characters are
+    dropped and anything unusual becomes ``_``. Raises ``InvalidArgument`` when nothing is left.
+    """
+    text = unicodedata.normalize("NFC", name)
+    text = text.replace("\\", "/").split("/")[-1]
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = _UNSAFE.sub("_", text).strip(" .")
+    if len(text) > MAX_NAME:
+        stem, dot, ext = text.rpartition(".")
+        text = (
+            (stem[: MAX_NAME - len(ext) - 1] + dot + ext)
+            if dot and len(ext) < 16
+            else text[:MAX_NAME]
+        )
+    if not text or set(text) <= {"."} or text.split(".")[0].upper() in _RESERVED:
+        raise InvalidArgument("the file name is empty or not allowed once made safe")
+    return text
+
+
+def check_name(name: str, what: str = "fileName") -> str:
+    """A name in a URL must already be safe: it is never rewritten silently there."""
+    try:
+        safe = sanitize(name)
+    except InvalidArgument:
+        raise InvalidArgument(f"{what} is not an allowed file name") from None
+    if safe != name:
+        raise InvalidArgument(f"{what} is not an allowed file name")
+    return name
+
+
+def inside(folder: Path, *parts: str) -> Path:
+    """``folder/parts...`` resolved, refused if it would land outside ``folder``."""
+    base = folder.resolve()
+    target = base.joinpath(*parts).resolve()
+    if target != base and base not in target.parents:
+        raise InvalidArgument("the path leaves its folder")
+    return target

@@ -1,0 +1,111 @@
+"""What REST handlers work with: settings, the store, auth, limits, audit and the live rooms."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from meetbox.config import Settings
+from meetbox.signalling.server import SignallingServer
+from meetbox.store import Store
+from meetbox.web.audit import AuditLog
+from meetbox.web.auth import Authenticator, derive_key
+from meetbox.web.geo import GeoLocator
+from meetbox.web.ratelimit import Counter, Limit, MemoryCounter, RateLimiter, RedisCounter
+from meetbox.web.signing import UrlSigner
+
+TRANSCRIPT_KEY_FILE = "transcript-secret.json"
+
+
+def transcript_secret(settings: Settings) -> str:
+    """The configured secret, else one generated once into the data directory (0600)."""
+    if settings.api.transcript_secret:
+        return settings.api.transcript_secret
+    path = settings.server.data_dir / TRANSCRIPT_KEY_FILE
+    if path.exists():
+        try:
+            return str(json.loads(path.read_text())["secret"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"transcript secret file {path} is unreadable: {exc}") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"secret": secret}, fh)
+    return secret
+
+
+@dataclass
+class Api:
+    settings: Settings
+    store: Store
+    auth: Authenticator
+    limiter: RateLimiter
+    audit: AuditLog
+    signer: UrlSigner
+    geo: GeoLocator
+    signalling: SignallingServer
+    api_key: str
+    api_secret: str
+    transcript_secret: str
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.server.data_dir
+
+    def limit(self, group: str) -> Limit:
+        api = self.settings.api
+        limits = {
+            "auth": api.rate_auth,
+            "default": api.rate_default,
+            "upload": api.rate_upload,
+            "delete": api.rate_delete,
+            "sign": api.rate_sign,
+        }
+        return Limit(group, limits[group], api.rate_window)
+
+    def base_url(self, request: web.Request) -> str:
+        if self.settings.api.public_url:
+            return self.settings.api.public_url.rstrip("/")
+        return f"{request.scheme}://{request.host}"
+
+    async def close(self) -> None:
+        await self.limiter.close()
+        self.geo.close()
+        await self.store.close()
+
+
+def geo_locator(settings: Settings) -> GeoLocator:
+    path = settings.api.geoip_database
+    return GeoLocator(path if str(path) not in ("", ".") else None)
+
+
+def build_api(
+    settings: Settings,
+    store: Store,
+    signalling: SignallingServer,
+    geo: GeoLocator,
+    api_key: str,
+    api_secret: str,
+) -> Api:
+    counter: Counter = (
+        RedisCounter(settings.api.redis_url) if settings.api.redis_url else MemoryCounter()
+    )
+    return Api(
+        settings=settings,
+        store=store,
+        auth=Authenticator(api_secret, signalling.verifier, settings.api.user_token_ttl),
+        limiter=RateLimiter(counter),
+        audit=AuditLog(store),
+        signer=UrlSigner(derive_key(api_secret, "signed-url")),
+        geo=geo,
+        signalling=signalling,
+        api_key=api_key,
+        api_secret=api_secret,
+        transcript_secret=transcript_secret(settings),
+    )

@@ -1,0 +1,111 @@
+"""Sessions for reporting, recorded as rooms run; and each room's rules, read from the store.
+
+A session starts when the first visible participant joins a live room and ends when the
+room closes. It records the room, its type, its host (the user who created the room
+through the API), the domain the first participant came from, where that participant was
+(GeoIP, else ``unknown``), and every participant's join and leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from meetbox.signalling.observer import ConnectionInfo, Presence, RoomRules
+from meetbox.store import Store, is_id, now_iso
+from meetbox.web.geo import GeoLocator
+
+
+def day_of(moment: str) -> str:
+    return moment[:10] + "T00:00:00.000Z"
+
+
+@dataclass
+class _Open:
+    session_id: str
+    started: datetime
+    identities: set[str] = field(default_factory=set)
+
+
+class SessionRecorder:
+    """The signalling layer's ``RoomObserver``, backed by the store."""
+
+    def __init__(self, store: Store, geo: GeoLocator) -> None:
+        self.store = store
+        self.geo = geo
+        self._open: dict[str, _Open] = {}  # by room sid
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def rules(self, room: str) -> RoomRules:
+        doc = await self.store.rooms.get(room) if is_id(room) else None
+        if doc is None:
+            return RoomRules()
+        return RoomRules(
+            room_type=str(doc.get("type", "meeting")),
+            max_participants=int(doc.get("maxParticipants") or 0),
+        )
+
+    async def joined(self, who: Presence, rules: RoomRules, info: ConnectionInfo) -> None:
+        if who.hidden:
+            return
+        lock = self._locks.setdefault(who.room_sid, asyncio.Lock())
+        async with lock:
+            state = self._open.get(who.room_sid)
+            location = self.geo.locate(info.address)
+            at = now_iso()
+            if state is None:
+                room = await self.store.rooms.get(who.room) if is_id(who.room) else None
+                session = await self.store.sessions.insert(
+                    {
+                        "roomId": who.room,
+                        "roomSid": who.room_sid,
+                        "sessionType": rules.room_type,
+                        "hostId": room.get("ownerId") if room else None,
+                        "domain": info.domain or "unknown",
+                        "location": location,
+                        "startedAt": at,
+                        "day": day_of(at),
+                        "endedAt": None,
+                        "participantCount": 0,
+                    }
+                )
+                state = self._open[who.room_sid] = _Open(session["_id"], datetime.now(UTC))
+            await self.store.session_participants.insert(
+                {
+                    "sessionId": state.session_id,
+                    "identity": who.identity,
+                    "name": who.name,
+                    "location": location,
+                    "joinedAt": at,
+                    "leftAt": None,
+                }
+            )
+            if who.identity not in state.identities:
+                state.identities.add(who.identity)
+                await self.store.sessions.update(
+                    {"_id": state.session_id}, inc={"participantCount": 1}
+                )
+
+    async def left(self, who: Presence) -> None:
+        state = self._open.get(who.room_sid)
+        if state is None or who.hidden:
+            return
+        await self.store.session_participants.update(
+            {"sessionId": state.session_id, "identity": who.identity, "leftAt": None},
+            set={"leftAt": now_iso()},
+        )
+
+    async def closed(self, room: str, room_sid: str) -> None:
+        self._locks.pop(room_sid, None)
+        await self.store.dispatches.update(
+            {"roomId": room, "state": "active"}, set={"state": "ended", "endedAt": now_iso()}
+        )
+        state = self._open.pop(room_sid, None)
+        if state is None:
+            return
+        seconds = (datetime.now(UTC) - state.started).total_seconds()
+        await self.store.sessions.update(
+            {"_id": state.session_id},
+            set={"endedAt": now_iso(), "durationSeconds": round(seconds, 3)},
+        )

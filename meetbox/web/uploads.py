@@ -1,0 +1,72 @@
+"""Multipart uploads streamed to disk with a size limit, published atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import BodyPartReader, web
+
+from meetbox.errors import InvalidArgument, TooLarge
+
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    original_name: str
+    size: int
+    temp: Path
+
+    def publish(self, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.temp, target)
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.temp.unlink()
+
+
+async def receive(request: web.Request, folder: Path, limit: int, field: str = "file") -> Upload:
+    """Reads the part named ``field`` into a temporary file in ``folder``."""
+    if not request.content_type.startswith("multipart/form-data"):
+        raise InvalidArgument(f"send the file as multipart/form-data in a part named {field!r}")
+    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+        raise TooLarge(f"the file is larger than the limit of {limit} bytes")
+    try:
+        reader = await request.multipart()
+        while True:
+            part = await reader.next()
+            if part is None:
+                raise InvalidArgument(f"the form has no part named {field!r}")
+            if isinstance(part, BodyPartReader) and part.name == field:
+                break
+        if not part.filename:
+            raise InvalidArgument(f"the {field!r} part needs a filename")
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = folder / f".upload-{secrets.token_hex(8)}"
+        size = 0
+        try:
+            with temp.open("wb") as out:
+                while chunk := await part.read_chunk(CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise TooLarge(f"the file is larger than the limit of {limit} bytes")
+                    out.write(chunk)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            raise
+    except (ValueError, AssertionError) as exc:
+        raise InvalidArgument(f"the multipart body is malformed: {exc}") from None
+    return Upload(part.filename, size, temp)
+
+
+MULTIPART_SCHEMA = {
+    "type": "object",
+    "properties": {"file": {"type": "string", "format": "binary"}},
+    "required": ["file"],
+}
