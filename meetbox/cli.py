@@ -1,20 +1,27 @@
-"""The ``meetbox`` command line: ``serve`` and ``token``."""
+"""The ``meetbox`` command line: ``serve``, ``token``, ``user create`` and ``client create``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import re
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meetbox import __version__
 from meetbox.config import Settings, load_settings
+from meetbox.errors import MeetboxError
 from meetbox.keys import load_or_create_keys
 from meetbox.signalling.tokens import VideoGrant, mint_token
+
+if TYPE_CHECKING:
+    from meetbox.store import Store
 
 TTL = re.compile(r"^(\d+)([smhd]?)$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -94,6 +101,65 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
+    from meetbox.store import open_store
+
+    store = open_store(settings.store, settings.server.data_dir)
+    try:
+        await store.open()
+        return await work(store)
+    finally:
+        await store.close()
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from meetbox.web.api_auth import REGISTER, create_user
+    from meetbox.web.schema import validate
+
+    settings = _settings(args)
+    fields = {
+        "email": args.email,
+        "fName": args.first_name,
+        "lName": args.last_name,
+        "phoneNumber": args.phone,
+        "country": args.country,
+        "password": _password(args),
+    }
+
+    fields = validate(REGISTER, fields, "user")
+
+    async def work(store: Store) -> int:
+        doc = await create_user(store, fields, role="admin" if args.admin else "user")
+        _say(f"created {doc['role']} {doc['email']} with id {doc['_id']}")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def cmd_client_create(args: argparse.Namespace) -> int:
+    from meetbox.web.api_sessions import create_client
+
+    settings = _settings(args)
+
+    async def work(store: Store) -> int:
+        client_id, secret = await create_client(store, args.name)
+        _say("API client created; the secret is shown once and stored only as a hash:")
+        _say(f"  ClientID:     {client_id}")
+        _say(f"  ClientSecret: {secret}")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meetbox", description="A self-contained video-meeting server."
@@ -122,6 +188,30 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--hidden", action="store_true")
     token.add_argument("--ttl", type=parse_ttl, default=6 * 3600, help="lifetime: 90s, 30m, 6h, 2d")
     token.set_defaults(func=cmd_token)
+
+    user = sub.add_parser("user", help="manage user accounts").add_subparsers(
+        dest="action", required=True
+    )
+    create = user.add_parser("create", help="create a user (--admin for an administrator)")
+    common(create)
+    create.add_argument("--email", required=True)
+    create.add_argument("--first-name", default="Admin")
+    create.add_argument("--last-name", default="User")
+    create.add_argument("--phone", default="0000")
+    create.add_argument("--country", default="unknown")
+    create.add_argument("--admin", action="store_true", help="give the admin role")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.set_defaults(func=cmd_user_create)
+
+    client = sub.add_parser("client", help="manage API clients").add_subparsers(
+        dest="action", required=True
+    )
+    make = client.add_parser("create", help="create an API client for /session-storage")
+    common(make)
+    make.add_argument("--name", required=True)
+    make.set_defaults(func=cmd_client_create)
     return parser
 
 
@@ -133,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except ValueError as exc:
         parser.exit(2, f"meetbox: {exc}\n")
+    except MeetboxError as exc:
+        parser.exit(2, f"meetbox: {exc.message}\n")
     except KeyboardInterrupt:
         return 130
 
