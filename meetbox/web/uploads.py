@@ -7,8 +7,10 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from meetbox.errors import InvalidArgument, TooLarge
 
@@ -60,9 +62,11 @@ async def receive(request: web.Request, folder: Path, limit: int, field: str = "
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
             raise
-    except (ValueError, AssertionError) as exc:
-        raise InvalidArgument(f"the multipart body is malformed: {exc}") from None
-    return Upload(part.filename, size, temp)
+    except (ValueError, AssertionError, HttpProcessingError) as exc:
+        reason = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+        raise InvalidArgument(f"the multipart body is malformed: {reason}") from None
+    # browsers and aiohttp percent-encode some characters of the name (", CR, LF, ...)
+    return Upload(unquote(part.filename), size, temp)
 
 
 MULTIPART_SCHEMA = {
