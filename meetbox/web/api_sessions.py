@@ -109,8 +109,12 @@ async def streaming_session(ctx: Ctx) -> web.Response:
     )
     name = room["_id"]
     key, api_secret = ctx.api.api_key, ctx.api.api_secret
-    publisher = VideoGrant(room=name, can_publish=True, can_subscribe=True, can_publish_data=True)
-    subscriber = VideoGrant(room=name, can_publish=False, can_subscribe=True, can_publish_data=True)
+    publisher = VideoGrant(
+        room=name, room_join=True, can_publish=True, can_subscribe=True, can_publish_data=True
+    )
+    subscriber = VideoGrant(
+        room=name, room_join=True, can_publish=False, can_subscribe=True, can_publish_data=True
+    )
     base = ctx.api.base_url(ctx.request)
     data = {
         "publisher": [

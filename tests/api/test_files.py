@@ -18,7 +18,9 @@ def form(content: bytes, name: str) -> aiohttp.FormData:
 
 async def make_room(rest: Rest, token: str, private: bool = False) -> str:
     reply = await rest.call(
-        "POST", "/room/create", json={"name": "r", "type": "meeting", "isPrivate": private},
+        "POST",
+        "/room/create",
+        json={"name": "r", "type": "meeting", "isPrivate": private},
         token=token,
     )
     assert reply.status == 201
@@ -29,7 +31,9 @@ async def test_upload_details_download_and_delete(rest: Rest, server: EmbeddedSe
     owner = await rest.user("owner")
     room = await make_room(rest, owner.token)
     sent = await rest.call(
-        "POST", f"/room/{room}/upload", data=form(b"x" * 27685, "Document_72835505.docx"),
+        "POST",
+        f"/room/{room}/upload",
+        data=form(b"x" * 27685, "Document_72835505.docx"),
         token=owner.token,
     )
     assert sent.status == 200, sent.body
@@ -98,12 +102,15 @@ async def test_names_cannot_escape_the_room_folder(rest: Rest, server: EmbeddedS
     for raw_name in (b"a\x00b.txt", b"a%00b.txt", b"..%2F..%2Fz.txt"):
         # as a browser sends it: the name's bytes in the part header, NUL raw or percent-encoded
         body = (
-            b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+            b'--B\r\nContent-Disposition: form-data; name="file"; filename="'
             + raw_name
-            + b"\"\r\nContent-Type: text/plain\r\n\r\n1\r\n--B--\r\n"
+            + b'"\r\nContent-Type: text/plain\r\n\r\n1\r\n--B--\r\n'
         )
         sent = await rest.call(
-            "POST", f"/room/{room}/upload", data=body, token=owner.token,
+            "POST",
+            f"/room/{room}/upload",
+            data=body,
+            token=owner.token,
             headers={"Content-Type": "multipart/form-data; boundary=B"},
         )
         assert sent.status in (200, 400), raw_name
@@ -127,27 +134,34 @@ async def test_names_cannot_escape_the_room_folder(rest: Rest, server: EmbeddedS
 
 
 async def test_private_rooms_and_the_size_limit() -> None:
-    async with EmbeddedServer(api=api_settings(max_upload_bytes=1000)) as server, \
-            aiohttp.ClientSession() as session:
+    async with (
+        EmbeddedServer(api=api_settings(max_upload_bytes=1000)) as server,
+        aiohttp.ClientSession() as session,
+    ):
         rest = Rest(server, session)
         owner = await rest.user("owner")
         other = await rest.user("other")
         public = await make_room(rest, owner.token)
         private = await make_room(rest, owner.token, private=True)
-        ok = await rest.call("POST", f"/room/{public}/upload", data=form(b"1", "a.txt"),
-                             token=other.token)
+        ok = await rest.call(
+            "POST", f"/room/{public}/upload", data=form(b"1", "a.txt"), token=other.token
+        )
         assert ok.status == 200
-        refused = await rest.call("POST", f"/room/{private}/upload", data=form(b"1", "a.txt"),
-                                  token=other.token)
+        refused = await rest.call(
+            "POST", f"/room/{private}/upload", data=form(b"1", "a.txt"), token=other.token
+        )
         assert refused.status == 403
-        big = await rest.call("POST", f"/room/{public}/upload", data=form(b"1" * 1001, "b.txt"),
-                              token=owner.token)
+        big = await rest.call(
+            "POST", f"/room/{public}/upload", data=form(b"1" * 1001, "b.txt"), token=owner.token
+        )
         assert big.status == 413 and "1000" in big.body["msg"]
         assert await rest.store.files.count({"filename": f"{public}_b.txt"}) == 0
-        assert (await rest.call("POST", f"/room/{public}/upload", data=b"raw",
-                                token=owner.token)).status == 400
+        assert (
+            await rest.call("POST", f"/room/{public}/upload", data=b"raw", token=owner.token)
+        ).status == 400
         nobody = await rest.call("POST", f"/room/{public}/upload", data=form(b"1", "a.txt"))
         assert nobody.status == 401
-        missing = await rest.call("POST", f"/room/{'0' * 24}/upload", data=form(b"1", "a.txt"),
-                                  token=owner.token)
+        missing = await rest.call(
+            "POST", f"/room/{'0' * 24}/upload", data=form(b"1", "a.txt"), token=owner.token
+        )
         assert missing.status == 404

@@ -40,8 +40,11 @@ async def test_start_stop_list_as_the_seed_shows(rest: Rest) -> None:
     await start(rest, alice, "1756364334628_738386")
     duplicate = await rest.call("POST", "/recording/start", json=START, token=alice.token)
     assert duplicate.status == 409
-    stop = {"recordingId": START["recordingId"], "streamId": "755961800257348400",
-            "endTime": "2025-10-13T10:20:00.000Z"}
+    stop = {
+        "recordingId": START["recordingId"],
+        "streamId": "755961800257348400",
+        "endTime": "2025-10-13T10:20:00.000Z",
+    }
     not_yours = await rest.call("POST", "/recording/stop", json=stop, token=bob.token)
     assert not_yours.status == 404
     wrong_stream = await rest.call(
@@ -78,7 +81,9 @@ async def test_storage_usage_warnings_limits_and_exceeded_users() -> None:
         await start(rest, alice, "r2")
         stored = await upload(rest, alice, "r1", 760, "meeting_2025-10-14.mp4")
         assert stored.status == 201, stored.body
-        info = await rest.call("GET", f"/recordings/user/{alice.id}/storage-info", token=alice.token)
+        info = await rest.call(
+            "GET", f"/recordings/user/{alice.id}/storage-info", token=alice.token
+        )
         data = info.body["data"]
         assert data["totalUsage"] == 760 and data["availableStorage"] == 240
         assert data["usagePercentage"] == 76 and data["recordingsCount"] == 1
@@ -88,30 +93,44 @@ async def test_storage_usage_warnings_limits_and_exceeded_users() -> None:
         assert data["recordings"][0]["fileName"] == "meeting_2025-10-14.mp4"
         too_big = await upload(rest, alice, "r2", 300, "b.mp4")
         assert too_big.status == 413
-        assert (await rest.call("GET", f"/recordings/user/{alice.id}/storage-info",
-                                token=alice.token)).body["data"]["totalUsage"] == 760
+        assert (
+            await rest.call("GET", f"/recordings/user/{alice.id}/storage-info", token=alice.token)
+        ).body["data"]["totalUsage"] == 760
 
         limit_path = f"/recordings/user/{alice.id}/storage-limit"
         by_user = await rest.call("PUT", limit_path, json={"newLimit": 10}, token=alice.token)
         assert by_user.status == 403
         lowered = await rest.call("PUT", limit_path, json={"newLimit": 500}, token=admin.token)
         assert lowered.status == 200
-        assert lowered.body["data"] == {"userId": alice.id, "storageLimit": 500,
-                                        "storageLimitGB": "0.00"}
-        over = await rest.call("GET", f"/recordings/user/{alice.id}/storage-info",
-                               token=alice.token)
+        assert lowered.body["data"] == {
+            "userId": alice.id,
+            "storageLimit": 500,
+            "storageLimitGB": "0.00",
+        }
+        over = await rest.call(
+            "GET", f"/recordings/user/{alice.id}/storage-info", token=alice.token
+        )
         assert over.body["data"]["isLimitExceeded"] is True
         assert over.body["data"]["exceedAmount"] == 260
         assert over.body["data"]["warnings"][0]["type"] == "exceeded"
-        exceeded = await rest.call("GET", "/recordings/admin/exceeded-storage-users",
-                                   token=admin.token)
-        assert exceeded.body["data"] == [{"userId": alice.id, "totalUsage": 760,
-                                          "storageLimit": 500, "exceedAmount": 260,
-                                          "recordingsCount": 1}]
-        assert (await rest.call("GET", "/recordings/admin/exceeded-storage-users",
-                                token=alice.token)).status == 403
-        other = await rest.call("GET", f"/recordings/user/{admin.id}/storage-info",
-                                token=alice.token)
+        exceeded = await rest.call(
+            "GET", "/recordings/admin/exceeded-storage-users", token=admin.token
+        )
+        assert exceeded.body["data"] == [
+            {
+                "userId": alice.id,
+                "totalUsage": 760,
+                "storageLimit": 500,
+                "exceedAmount": 260,
+                "recordingsCount": 1,
+            }
+        ]
+        assert (
+            await rest.call("GET", "/recordings/admin/exceeded-storage-users", token=alice.token)
+        ).status == 403
+        other = await rest.call(
+            "GET", f"/recordings/user/{admin.id}/storage-info", token=alice.token
+        )
         assert other.status == 403
         assert [e["outcome"] for e in await rest.store.audit.find({"action": "storage.limit"})] == [
             "success"
@@ -141,7 +160,9 @@ async def test_signed_urls_download_expire_and_delete_frees_storage() -> None:
         other_file = url.replace("/r1/", "/r2/")
         async with session.get(URL(other_file, encoded=True)) as got:
             assert got.status == 403
-        assert (await rest.call("GET", f"{base}/file/{name}/sas-url", token=bob.token)).status == 403
+        assert (
+            await rest.call("GET", f"{base}/file/{name}/sas-url", token=bob.token)
+        ).status == 403
 
         async def expired() -> bool:
             async with session.get(URL(url, encoded=True)) as got:

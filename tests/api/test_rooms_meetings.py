@@ -94,9 +94,7 @@ async def test_meetings_create_update_list_and_only_their_host_may_touch_them(re
     assert stolen.status == 403
     impersonated = await rest.call("POST", path, json=update, token=other.token)
     assert impersonated.status == 403
-    missing = await rest.call(
-        "POST", "/meetings/update/" + "0" * 24, json=update, token=host.token
-    )
+    missing = await rest.call("POST", "/meetings/update/" + "0" * 24, json=update, token=host.token)
     assert missing.status == 404
     bad_id = await rest.call("POST", "/meetings/update/nope", json=update, token=host.token)
     assert bad_id.status == 400 and "meetingId" in bad_id.body["msg"]

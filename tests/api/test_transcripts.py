@@ -16,7 +16,9 @@ from tests.api.conftest import Account, Rest
 
 SCRIPT = Path(__file__).with_name("cryptojs.js")
 NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed (scripts/system-deps.sh)")
+needs_node = pytest.mark.skipif(
+    NODE is None, reason="node is not installed (scripts/system-deps.sh)"
+)
 
 
 async def node(*args: str) -> str:
@@ -36,14 +38,17 @@ def secret_of(server: EmbeddedServer) -> str:
 
 async def meeting_of(rest: Rest, host: Account, room: str | None = None) -> str:
     made = await rest.call(
-        "POST", "/meetings/create",
-        json={"title": "t", "hostId": host.id, "transcriptEnabled": True}, token=host.token,
+        "POST",
+        "/meetings/create",
+        json={"title": "t", "hostId": host.id, "transcriptEnabled": True},
+        token=host.token,
     )
     meeting = str(made.body["data"]["_id"])
     if room:
         update = {"userId": host.id, "roomId": room}
-        assert (await rest.call("POST", f"/meetings/update/{meeting}", json=update,
-                                token=host.token)).status == 204
+        assert (
+            await rest.call("POST", f"/meetings/update/{meeting}", json=update, token=host.token)
+        ).status == 204
     return meeting
 
 
@@ -78,14 +83,16 @@ async def test_send_and_view_with_plain_and_browser_encrypted_messages(
     meeting = await meeting_of(rest, host)
     secret = secret_of(server)
     plain = await rest.call(
-        "POST", "/send-transcript",
+        "POST",
+        "/send-transcript",
         json={"meetingId": meeting, "userName": "Haseeb Stats", "message": "Hello."},
         token=host.token,
     )
     assert plain.status == 201 and plain.body["data"]["isEncrypted"] is True
     from_browser = await node("encrypt", secret, "Encrypted in the browser.")
     sent = await rest.call(
-        "POST", "/send-transcript",
+        "POST",
+        "/send-transcript",
         json={"meetingId": meeting, "userName": "Ali", "message": from_browser},
         token=host.token,
     )
@@ -98,8 +105,13 @@ async def test_send_and_view_with_plain_and_browser_encrypted_messages(
     assert stored[1]["arrivedEncrypted"] is True
     legacy = await node("gcm-encrypt", secret, "An old message.")
     await rest.store.transcripts.insert(
-        {"meetingId": meeting, "userName": "Old", "message": legacy, "isEncrypted": True,
-         "createdAt": "2099-01-01T00:00:00.000Z"}
+        {
+            "meetingId": meeting,
+            "userName": "Old",
+            "message": legacy,
+            "isEncrypted": True,
+            "createdAt": "2099-01-01T00:00:00.000Z",
+        }
     )
 
     view = await rest.call("GET", f"/view-transcript/{meeting}", token=host.token)
@@ -113,7 +125,8 @@ async def test_send_and_view_with_plain_and_browser_encrypted_messages(
 
     wrong_key = await node("encrypt", "not-the-server-secret", "x")
     refused = await rest.call(
-        "POST", "/send-transcript",
+        "POST",
+        "/send-transcript",
         json={"meetingId": meeting, "userName": "A", "message": wrong_key, "isEncrypted": True},
         token=host.token,
     )

@@ -59,7 +59,11 @@ async def test_unique_index_refuses_a_duplicate(store: Store) -> None:
 async def test_filters_sort_limit_skip(store: Store) -> None:
     for i in range(6):
         await store.sessions.insert(
-            {"n": i, "kind": "live" if i % 2 else "webinar", "at": f"2025-10-0{i + 1}T00:00:00.000Z"}
+            {
+                "n": i,
+                "kind": "live" if i % 2 else "webinar",
+                "at": f"2025-10-0{i + 1}T00:00:00.000Z",
+            }
         )
     assert [d["n"] for d in await store.sessions.find({"kind": "live"}, sort=[("n", -1)])] == [
         5,
