@@ -118,7 +118,11 @@ async def upload(ctx: Ctx) -> web.Response:
     query=Obj({"download": Field("boolean")}),
     responses=replies(
         {
-            200: Reply("The file's details (or content with download=true)", envelope(FILE)),
+            200: Reply(
+                "The file's details (or content with download=true)",
+                envelope(FILE),
+                alternatives={"application/octet-stream": {"type": "string", "format": "binary"}},
+            ),
         },
         403,
         404,

@@ -46,6 +46,8 @@ def _responses(route: Route) -> dict[str, Any]:
         entry: dict[str, Any] = {"description": reply.description}
         if reply.content_type:
             entry["content"] = {reply.content_type: {"schema": dict(reply.schema or {})}}
+            for media, schema in reply.alternatives.items():
+                entry["content"][media] = {"schema": dict(schema)}
         if status == 429:
             entry["headers"] = {
                 "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}

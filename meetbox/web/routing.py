@@ -31,6 +31,8 @@ class Reply:
     description: str
     schema: Mapping[str, Any] | None = None
     content_type: str = "application/json"
+    # other media types the same status may carry (a download beside its JSON details)
+    alternatives: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

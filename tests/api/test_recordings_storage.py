@@ -6,7 +6,7 @@ import aiohttp
 from yarl import URL
 
 from meetbox.server import EmbeddedServer
-from tests.api.conftest import Account, Rest, api_settings
+from tests.api.conftest import Account, Reply, Rest, api_settings
 
 ROOM = "68affe24fabc0702c5d30c29"
 START = {
@@ -27,7 +27,7 @@ async def start(rest: Rest, who: Account, recording_id: str) -> None:
     assert reply.status == 201, reply.body
 
 
-async def upload(rest: Rest, who: Account, recording_id: str, size: int, name: str) -> object:
+async def upload(rest: Rest, who: Account, recording_id: str, size: int, name: str) -> Reply:
     form = aiohttp.FormData()
     form.add_field("file", b"\0" * size, filename=name, content_type="video/mp4")
     path = f"/recordings/user/{who.id}/room/{ROOM}/recording/{recording_id}/upload-to-blob"
