@@ -95,3 +95,19 @@ async def test_page_shows_why_a_bad_token_cannot_join(
     status = page.locator("#status.error")
     await status.wait_for(timeout=15000)
     assert "for room 'other-room', not 'web'" in (await status.text_content() or "")
+
+
+async def test_the_api_docs_page_renders_every_operation(
+    meetbox_server: EmbeddedServer, browser: object
+) -> None:
+    context = await browser.new_context()  # type: ignore[attr-defined]
+    page = await context.new_page()
+    await page.goto(f"{meetbox_server.url}/docs")
+    await page.wait_for_function(
+        "document.querySelectorAll('details').length === 30", timeout=15000
+    )
+    paths = await page.locator("summary .path").all_text_contents()
+    assert "/auth/register" in paths and "/session-storage/sessions" in paths
+    await page.locator("details", has_text="/auth/register").first.click()
+    body = await page.locator("details[open] pre").first.text_content()
+    assert body is not None and '"password"' in body
