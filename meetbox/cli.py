@@ -65,6 +65,7 @@ async def _serve(settings: Settings) -> None:
     _say(f"meetbox {__version__} listening on {server.url} (data in {settings.server.data_dir})")
     _say("  a token:  meetbox token --room demo --identity alice")
     _say(f"  then open {server.url}/r/demo?token=<the token>")
+    _say(f"  REST API docs: {server.url}/docs")
     try:
         await stop.wait()
     finally:
