@@ -225,6 +225,14 @@ class Client:
                     transceiver.direction = "inactive"
             track.stop()
 
+    async def send(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Sends a room event (``chat-box``, ``sendDrawingData``, ...); returns its ack."""
+        return await self._call(event, data or {})
+
+    def received(self, event: str) -> list[Any]:
+        """The payloads of every ``event`` received so far, oldest first."""
+        return [data for name, data in self.events if name == event]
+
     async def set_muted(self, track_sid: str, muted: bool) -> None:
         await self._call("mute_track", {"track_sid": track_sid, "muted": muted})
 
@@ -261,6 +269,17 @@ class Client:
         async def record(event: str, data: Any) -> None:
             self.events.append((event, data))
             await self._notify()
+
+        @sio.on("*")  # type: ignore[untyped-decorator]
+        async def any_event(event: str, data: Any = None) -> None:
+            # room events (chat-box, sendDrawingData, view_count, ...) are recorded as they come
+            if event == "participant_updated" and isinstance(data, dict):
+                info = data.get("participant") or {}
+                if self.me is not None and info.get("sid") == self.me.get("sid"):
+                    self.me = info
+                elif info.get("sid") in self.participants:
+                    self.participants[info["sid"]] = info
+            await record(event, data)
 
         @sio.on("room_connected")  # type: ignore[untyped-decorator]
         async def room_connected(data: dict[str, Any]) -> None:

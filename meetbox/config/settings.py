@@ -53,6 +53,8 @@ class RoomSettings:
     # active speaker detection: -dBov threshold and update period (LiveKit's values)
     speaker_threshold_dbov: int = 35
     speaker_interval: float = 0.4
+    # seconds a participant removed by the host cannot rejoin that room with its token
+    removal_ban_seconds: float = 600.0
 
 
 @dataclass(frozen=True)

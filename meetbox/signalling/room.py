@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from meetbox.config import Settings
@@ -18,7 +19,8 @@ from meetbox.sfu.router import Router
 from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.signalling.participant import Participant
-from meetbox.signalling.tokens import SOURCES, AccessClaims
+from meetbox.signalling.tokens import SOURCES, AccessClaims, VideoGrant
+from meetbox.signalling.whiteboard import Whiteboard
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,19 @@ class RoomEvents(Protocol):
     ) -> None: ...
 
     async def disconnect(self, connection_id: str) -> None: ...
+
+
+@dataclass
+class RoomFeatures:
+    """What a room keeps beyond media: whiteboard, meeting id, recording and selling state."""
+
+    whiteboard: Whiteboard = field(default_factory=Whiteboard)
+    meeting_id: str = ""
+    recording: bool = False
+    selling: dict[str, Any] | None = None
+    mic_requests: set[str] = field(default_factory=set)
+    # identity → its grant before the host gave it the microphone
+    granted: dict[str, VideoGrant] = field(default_factory=dict)
 
 
 class Room:
@@ -53,6 +68,7 @@ class Room:
         self.closed = False
         self._on_closed = on_closed
         self._on_left = on_left
+        self.features = RoomFeatures()
         self.room_type = "meeting"
         self.max_participants = 0  # 0: no limit; set from the room's rules on each join
         self._empty_timer: asyncio.TimerHandle | None = None
@@ -63,6 +79,33 @@ class Room:
 
     def visible(self) -> list[Participant]:
         return [p for p in self.participants.values() if not p.hidden]
+
+    def by_identity(self, identity: str) -> Participant:
+        for participant in self.participants.values():
+            if participant.identity == identity and not participant.closed:
+                return participant
+        raise NotFound(f"no participant {identity!r} in this room")
+
+    async def force_mute(self, target: Participant, kind: str = "audio") -> list[str]:
+        """Stops forwarding ``target``'s tracks of ``kind`` (a host's mute); returns their sids."""
+        muted = []
+        for up in list(self.router.uptracks.values()):
+            if up.participant_sid == target.sid and up.kind == kind and not up.muted:
+                await self.set_muted(target, up.sid, True)
+                muted.append(str(up.sid))
+        return muted
+
+    async def set_grant(self, target: Participant, grant: VideoGrant) -> None:
+        """Changes what ``target`` may do; tracks it may no longer publish end now."""
+        target.grant = grant
+        for up in list(self.router.uptracks.values()):
+            if up.participant_sid == target.sid and not grant.may_publish(up.source):
+                target.publisher.remove_track(up)
+                await self._unpublish(up)
+        if not target.hidden:
+            await self.events.to_room(
+                self.name, "participant_updated", {"participant": target.info()}
+            )
 
     # -- membership ---------------------------------------------------------------------
 

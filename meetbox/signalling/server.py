@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,7 +17,13 @@ import socketio
 from aiohttp import web
 
 from meetbox.config import Settings
-from meetbox.errors import FailedPrecondition, InvalidArgument, MeetboxError, Unavailable
+from meetbox.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    MeetboxError,
+    PermissionDenied,
+    Unavailable,
+)
 from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.signalling import payloads
 from meetbox.signalling.observer import (
@@ -27,6 +35,7 @@ from meetbox.signalling.observer import (
 from meetbox.signalling.participant import Participant
 from meetbox.signalling.registry import LocalRoomRegistry, RoomRegistry
 from meetbox.signalling.room import Room
+from meetbox.signalling.roomevents import RoomEventHandlers
 from meetbox.signalling.tokens import TokenVerifier
 
 logger = logging.getLogger(__name__)
@@ -95,6 +104,7 @@ class SignallingServer:
         )
         self._tasks = BackgroundTasks()
         self._observing = BackgroundTasks()  # observer calls: drained, not cut, at shutdown
+        self.bans: dict[tuple[str, str], float] = {}  # (room, identity) → until (monotonic)
         self.closed = False
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
@@ -108,6 +118,8 @@ class SignallingServer:
             "leave": self.leave,
         }.items():
             self.sio.on(name, handler)
+        self.room_events = RoomEventHandlers(self)
+        self.room_events.register()
 
     @property
     def participants(self) -> dict[str, Participant]:
@@ -142,6 +154,7 @@ class SignallingServer:
             data = payloads.as_dict(auth, ("token", "room"))
             room_name = payloads.string(data, "room", max_len=256, required=False) or None
             claims = self.verifier.verify_for_room(data.get("token"), room_name)
+            self._check_ban(claims.video.room, claims.identity)
             rules = await self.observer.rules(claims.video.room)
             room = self.rooms.get_or_create(
                 claims.video.room,
@@ -165,10 +178,46 @@ class SignallingServer:
         self._tasks.spawn(self._welcome(sid, room, participant))
 
     async def _welcome(self, sid: str, room: Room, participant: Participant) -> None:
-        await self.sio.emit("room_connected", room.snapshot_for(participant), to=sid)
+        snapshot = room.snapshot_for(participant)
+        snapshot["state"] = self.room_events.room_state(room)
+        await self.sio.emit("room_connected", snapshot, to=sid)
         room.subscribe_existing(participant)
+        if not participant.hidden:
+            await self.room_events.announce_view_count(room)
+
+    def _check_ban(self, room: str, identity: str) -> None:
+        until = self.bans.get((room, identity))
+        if until is None:
+            return
+        left = until - time.monotonic()
+        if left <= 0:
+            del self.bans[(room, identity)]
+            return
+        raise PermissionDenied(
+            f"you were removed from this room; you may rejoin in {math.ceil(left)} s"
+        )
+
+    async def remove_participant(
+        self, room: Room, target: Participant, message: dict[str, Any]
+    ) -> None:
+        """A host removed ``target``: its connection closes and its token cannot rejoin."""
+        ban = self.settings.room.removal_ban_seconds
+        if ban > 0:
+            self.bans[(room.name, target.identity)] = time.monotonic() + ban
+        await self.to_room(room.name, "remove-participant", message)
+        await self.to_connection(target.connection_id, "disconnected", {"reason": "removed"})
+        self.sessions.pop(target.connection_id, None)
+        await room.leave(target, reason="removed")
+        await self.sio.disconnect(target.connection_id)
+
+    def session_of(self, sid: str) -> tuple[Room, Participant]:
+        session = self.sessions.get(sid)
+        if session is None or session[1].closed:
+            raise FailedPrecondition("this connection is not in a room")
+        return session
 
     async def _disconnect(self, sid: str, *args: Any) -> None:
+        self.room_events.flood.forget(sid)
         session = self.sessions.pop(sid, None)
         if session is not None:
             room, participant = session
@@ -180,6 +229,10 @@ class SignallingServer:
 
     def _left(self, room: Room, participant: Participant) -> None:
         self._observing.spawn(self._observe(self.observer.left(self._presence(room, participant))))
+        if not participant.hidden and not room.closed:
+            room.features.mic_requests.discard(participant.identity)
+            room.features.granted.pop(participant.identity, None)
+            self._tasks.spawn(self.room_events.announce_view_count(room))
 
     @staticmethod
     def _presence(room: Room, participant: Participant) -> Presence:

@@ -135,7 +135,7 @@ def parse_date(value: Any, where: str) -> datetime:
         return datetime.fromtimestamp(value / 1000, UTC)
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit() and len(text) <= 15:
+        if text.isascii() and text.isdigit() and len(text) <= 15:
             return datetime.fromtimestamp(int(text) / 1000, UTC)
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))

@@ -123,3 +123,22 @@ async def test_sessions_are_recorded_and_reported(rest: Rest, server: EmbeddedSe
         "GET", "/reporting/total-sessions-for-user", params={"$where": "1"}, token=alice.token
     )
     assert unknown.status == 400
+
+
+async def test_dates_in_queries_are_checked_not_crashed_on(rest: Rest) -> None:
+    alice = await rest.user("alice")
+    for value in ("²", "12345678901234567890", "2025-13-01", "NaN", "1e400"):
+        reply = await rest.call(
+            "GET",
+            "/reporting/total-sessions-for-user",
+            params={"endDateRange": value},
+            token=alice.token,
+        )
+        assert reply.status == 400, value
+    epoch_ms = await rest.call(
+        "GET",
+        "/reporting/total-sessions-for-user",
+        params={"endDateRange": "1760000000000"},
+        token=alice.token,
+    )
+    assert epoch_ms.status == 200

@@ -1,0 +1,395 @@
+"""The seed's room events: chat, whiteboard, mic requests, host controls, selling, recording.
+
+Every event is scoped to the sender's room: a ``room_id``/``roomId`` naming another room is
+refused, and a target ``id`` must be a participant of the sender's room. Host-only events
+are checked here, on the server (``roomAdmin`` in the room token). Payloads are validated
+(types, sizes, unknown fields) and floods limited per connection before anything changes.
+Broadcasts carry the seed's shape: ``{type, id, username, time, ...}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from meetbox.errors import InvalidArgument, MeetboxError, PermissionDenied
+from meetbox.signalling import payloads
+from meetbox.signalling.flood import FloodGuard
+from meetbox.signalling.participant import Participant
+from meetbox.signalling.room import Room
+from meetbox.signalling.whiteboard import json_size
+
+if TYPE_CHECKING:
+    from meetbox.signalling.server import SignallingServer
+
+logger = logging.getLogger(__name__)
+
+MAX_CHAT = 2000
+MAX_TEXT = 5000
+MAX_BLOB = 16 * 1024
+ENVELOPE = ("type", "room_id", "roomId", "socketId")
+Method = Callable[[Room, Participant, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    fields: tuple[str, ...] = ()
+    host_only: bool = False
+    flood: str = "event"
+    needs_data: bool = True  # the token's canPublishData
+
+
+def _text(value: Any, key: str, limit: int) -> str:
+    text = payloads.string({key: value}, key, max_len=limit)
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        raise InvalidArgument(f"{key} must not contain control characters")
+    return text
+
+
+def _stamp(kind: str, who: Participant) -> dict[str, Any]:
+    return {"type": kind, "id": who.identity, "username": who.name, "time": int(time.time() * 1000)}
+
+
+class RoomEventHandlers:
+    def __init__(self, server: SignallingServer) -> None:
+        self.server = server
+        self.flood = FloodGuard()
+        self.specs: dict[str, tuple[Spec, Method]] = {}
+        table: list[tuple[Spec, Method]] = [
+            (Spec("view_count", needs_data=False), self.view_count),
+            (Spec("room.join", ("roomId", "room_id"), needs_data=False), self.room_join),
+            (Spec("start-transcript", ("language",)), self.broadcast_simple),
+            (Spec("chat-box", ("msg",), flood="chat"), self.chat),
+            (Spec("transcript", ("msg", "final")), self.transcript),
+            (Spec("request-mic", ("msg",), needs_data=False), self.request_mic),
+            (Spec("request-mic-accepted", ("id",), host_only=True), self.mic_accepted),
+            (Spec("request-mic-rejected", ("id",), host_only=True), self.mic_rejected),
+            (Spec("mic-accepted-ack", (), needs_data=False), self.mic_ack),
+            (Spec("mute-mic-request", ("id", "mute"), host_only=True), self.mute_mic_request),
+            (Spec("mute-participant", ("id",), host_only=True), self.mute_participant),
+            (Spec("mute-all-participants", (), host_only=True), self.mute_all),
+            (Spec("remove-participant", ("id", "reason"), host_only=True), self.remove),
+            (Spec("video-off", ("off",)), self.video_off),
+            (Spec("device-switch", ("kind", "deviceId")), self.broadcast_simple),
+            (Spec("sharing-toggle", ("sharing",)), self.sharing),
+            (Spec("product-selected", ("product",)), self.product_selected),
+            (Spec("sell-live", ("active", "product"), host_only=True), self.sell_live),
+            (Spec("recording", ("recording",), host_only=True), self.recording),
+            (Spec("annotation", ("data",)), self.annotation),
+            (Spec("meetingId", ("meetingId",), host_only=True), self.meeting_id),
+            (Spec("whiteBoardToggle", ("open",), host_only=True), self.whiteboard_toggle),
+            (Spec("whiteBoardStateRequest", (), needs_data=False), self.whiteboard_state),
+            (Spec("white-board-stage", ("stage",), flood="draw"), self.whiteboard_stage),
+            (Spec("sendDrawingData", ("drawingType", "payload"), flood="draw"), self.draw),
+            (Spec("Un-do", (), flood="draw"), self.undo),
+            (Spec("clear-whiteBoard", ()), self.clear),
+        ]
+        for spec, method in table:
+            self.specs[spec.name] = (spec, method)
+
+    def register(self) -> None:
+        for name, (spec, method) in self.specs.items():
+            self.server.sio.on(name, self._handler(spec, method))
+
+    def _handler(
+        self, spec: Spec, method: Method
+    ) -> Callable[[str, Any], Awaitable[dict[str, Any]]]:
+        async def handle(sid: str, data: Any = None) -> dict[str, Any]:
+            try:
+                room, sender = self.server.session_of(sid)
+                self.flood.check(sid, spec.flood)
+                body = payloads.as_dict(data, (*spec.fields, *ENVELOPE))
+                if body.get("type") not in (None, spec.name):
+                    raise InvalidArgument(f"type must be {spec.name!r}")
+                for key in ("room_id", "roomId"):
+                    if key in body and body[key] != room.name:
+                        raise PermissionDenied(
+                            f"{spec.name}: events are scoped to your own room, not {body[key]!r}"
+                        )
+                if spec.host_only and not sender.is_host:
+                    raise PermissionDenied(f"{spec.name} is for the room's host only")
+                if spec.needs_data and not sender.grant.can_publish_data:
+                    raise PermissionDenied("this token does not allow sending data")
+                body = {**body, "type": spec.name}
+                result = await method(room, sender, body)
+            except MeetboxError as exc:
+                return {"ok": False, "error": exc.to_dict()}
+            except Exception:
+                logger.exception("event %s from %s failed", spec.name, sid)
+                return {"ok": False, "error": {"code": "internal", "message": "internal error"}}
+            return {"ok": True, **(result or {})}
+
+        return handle
+
+    async def _to_room(
+        self, room: Room, kind: str, data: dict[str, Any], skip: str | None = None
+    ) -> None:
+        await self.server.to_room(room.name, kind, data, skip=skip)
+
+    async def _to_hosts(self, room: Room, kind: str, data: dict[str, Any]) -> None:
+        for p in room.participants.values():
+            if p.is_host:
+                await self.server.to_connection(p.connection_id, kind, data)
+
+    def _target(self, room: Room, body: dict[str, Any]) -> Participant:
+        return room.by_identity(payloads.string(body, "id", max_len=256))
+
+    # -- presence -------------------------------------------------------------------------
+
+    async def announce_view_count(self, room: Room) -> None:
+        await self._to_room(
+            room, "view_count", {"type": "view_count", "count": len(room.visible())}
+        )
+
+    async def view_count(
+        self, room: Room, who: Participant, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {"count": len(room.visible())}
+
+    async def room_join(self, room: Room, who: Participant, body: dict[str, Any]) -> dict[str, Any]:
+        snapshot = room.snapshot_for(who)
+        snapshot["state"] = self.room_state(room)
+        return snapshot
+
+    def room_state(self, room: Room) -> dict[str, Any]:
+        f = room.features
+        return {
+            "meetingId": f.meeting_id,
+            "recording": f.recording,
+            "selling": f.selling,
+            "whiteboardOpen": f.whiteboard.open,
+        }
+
+    # -- messages ---------------------------------------------------------------------------
+
+    async def broadcast_simple(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        kind = str(body.get("type") or "")
+        extra = {k: _text(v, k, 256) for k, v in body.items() if k not in ENVELOPE}
+        await self._to_room(room, kind, {**_stamp(kind, who), **extra}, skip=who.connection_id)
+
+    async def chat(self, room: Room, who: Participant, body: dict[str, Any]) -> dict[str, Any]:
+        message = {**_stamp("chat-box", who), "msg": _text(body.get("msg"), "msg", MAX_CHAT)}
+        await self._to_room(room, "chat-box", message, skip=who.connection_id)
+        return {"message": message}
+
+    async def transcript(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        final = payloads.boolean(body, "final", required=False, default=True)
+        message = {
+            **_stamp("transcript", who),
+            "msg": _text(body.get("msg"), "msg", MAX_TEXT),
+            "final": final,
+        }
+        await self._to_room(room, "transcript", message)
+
+    async def annotation(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        data = body.get("data")
+        json_size(data, MAX_BLOB, "data")
+        await self._to_room(
+            room, "annotation", {**_stamp("annotation", who), "data": data}, skip=who.connection_id
+        )
+
+    async def product_selected(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        product = body.get("product")
+        if not isinstance(product, dict):
+            raise InvalidArgument("product must be an object")
+        json_size(product, MAX_BLOB, "product")
+        await self._to_room(
+            room, "product-selected", {**_stamp("product-selected", who), "product": product}
+        )
+
+    async def sell_live(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        active = payloads.boolean(body, "active")
+        product = body.get("product")
+        if product is not None:
+            if not isinstance(product, dict):
+                raise InvalidArgument("product must be an object")
+            json_size(product, MAX_BLOB, "product")
+        room.features.selling = {"product": product} if active else None
+        await self._to_room(
+            room, "sell-live", {**_stamp("sell-live", who), "active": active, "product": product}
+        )
+
+    async def recording(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        room.features.recording = payloads.boolean(body, "recording")
+        await self._to_room(
+            room, "recording", {**_stamp("recording", who), "recording": room.features.recording}
+        )
+
+    async def meeting_id(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        room.features.meeting_id = payloads.string(body, "meetingId", max_len=64)
+        await self._to_room(
+            room, "meetingId", {**_stamp("meetingId", who), "meetingId": room.features.meeting_id}
+        )
+
+    async def video_off(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        off = payloads.boolean(body, "off")
+        await self._to_room(
+            room, "video-off", {**_stamp("video-off", who), "off": off}, skip=who.connection_id
+        )
+
+    async def sharing(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        sharing = payloads.boolean(body, "sharing")
+        await self._to_room(
+            room,
+            "sharing-toggle",
+            {**_stamp("sharing-toggle", who), "sharing": sharing},
+            skip=who.connection_id,
+        )
+
+    # -- microphone requests ----------------------------------------------------------------
+
+    async def request_mic(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        if who.grant.may_publish("microphone"):
+            raise InvalidArgument("you may already use your microphone")
+        room.features.mic_requests.add(who.identity)
+        message = _stamp("request-mic", who)
+        if "msg" in body:
+            message["msg"] = _text(body["msg"], "msg", 256)
+        await self._to_hosts(room, "request-mic", message)
+
+    async def mic_accepted(self, room: Room, host: Participant, body: dict[str, Any]) -> None:
+        target = self._target(room, body)
+        room.features.mic_requests.discard(target.identity)
+        if not target.grant.may_publish("microphone"):
+            room.features.granted.setdefault(target.identity, target.grant)
+            sources = tuple(target.grant.can_publish_sources)
+            if target.grant.can_publish and sources:
+                sources = (*sources, "microphone")
+            elif not target.grant.can_publish:
+                sources = ("microphone",)
+            grant = dataclasses.replace(target.grant, can_publish=True, can_publish_sources=sources)
+            await room.set_grant(target, grant)
+        message = {**_stamp("request-mic-accepted", host), "target": target.identity}
+        await self._to_room(room, "request-mic-accepted", message)
+
+    async def mic_rejected(self, room: Room, host: Participant, body: dict[str, Any]) -> None:
+        target = self._target(room, body)
+        room.features.mic_requests.discard(target.identity)
+        message = {**_stamp("request-mic-rejected", host), "target": target.identity}
+        await self.server.to_connection(target.connection_id, "request-mic-rejected", message)
+
+    async def mic_ack(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        await self._to_hosts(room, "mic-accepted-ack", _stamp("mic-accepted-ack", who))
+
+    async def _take_mic_back(self, room: Room, target: Participant) -> None:
+        original = room.features.granted.pop(target.identity, None)
+        if original is not None:
+            await room.set_grant(target, original)
+
+    # -- host controls ----------------------------------------------------------------------
+
+    async def mute_mic_request(
+        self, room: Room, host: Participant, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        target = self._target(room, body)
+        mute = payloads.boolean(body, "mute", required=False, default=True)
+        muted: list[str] = []
+        if mute:
+            muted = await room.force_mute(target, "audio")
+            await self._take_mic_back(room, target)
+        # unmuting is asked of the participant: the server never opens someone's microphone
+        message = {**_stamp("mute-mic-request", host), "target": target.identity, "mute": mute}
+        await self.server.to_connection(target.connection_id, "mute-mic-request", message)
+        return {"muted": muted}
+
+    async def mute_participant(
+        self, room: Room, host: Participant, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        target = self._target(room, body)
+        muted = await room.force_mute(target, "audio")
+        message = {**_stamp("mute-participant", host), "target": target.identity}
+        await self._to_room(room, "mute-participant", message)
+        return {"muted": muted}
+
+    async def mute_all(self, room: Room, host: Participant, body: dict[str, Any]) -> dict[str, Any]:
+        muted: list[str] = []
+        for p in list(room.participants.values()):
+            if not p.is_host:
+                muted += await room.force_mute(p, "audio")
+        await self._to_room(room, "mute-all-participants", _stamp("mute-all-participants", host))
+        return {"muted": muted}
+
+    async def remove(self, room: Room, host: Participant, body: dict[str, Any]) -> None:
+        target = self._target(room, body)
+        if target is host:
+            raise InvalidArgument("use leave to leave the room")
+        reason = _text(body.get("reason", "removed by the host"), "reason", 200)
+        message = {
+            **_stamp("remove-participant", host),
+            "target": target.identity,
+            "reason": reason,
+        }
+        await self.server.remove_participant(room, target, message)
+
+    # -- whiteboard -------------------------------------------------------------------------
+
+    def _board_message(self, kind: str, room: Room, who: Participant, msg: dict[str, Any]) -> Any:
+        return {
+            "type": kind,
+            "msg": {**msg, "socketId": who.sid, "room_id": room.name},
+            "id": who.identity,
+            "username": who.name,
+        }
+
+    async def whiteboard_toggle(self, room: Room, host: Participant, body: dict[str, Any]) -> None:
+        room.features.whiteboard.open = payloads.boolean(body, "open")
+        await self._to_room(
+            room,
+            "whiteBoardToggle",
+            self._board_message(
+                "whiteBoardToggle", room, host, {"open": room.features.whiteboard.open}
+            ),
+        )
+
+    async def whiteboard_state(
+        self, room: Room, who: Participant, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {"state": room.features.whiteboard.state()}
+
+    async def whiteboard_stage(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        stage = body.get("stage")
+        if not isinstance(stage, dict):
+            raise InvalidArgument("stage must be an object ({attrs, children})")
+        room.features.whiteboard.set_stage(stage)
+        await self._to_room(
+            room,
+            "white-board-stage",
+            self._board_message("white-board-stage", room, who, {"stage": stage}),
+            skip=who.connection_id,
+        )
+
+    async def draw(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        kind = payloads.string(body, "drawingType", max_len=32)
+        payload = body.get("payload", {})
+        if not isinstance(payload, dict):
+            raise InvalidArgument("payload must be an object")
+        event = {"drawingType": kind, "payload": payload}
+        room.features.whiteboard.draw(who.sid, event)
+        await self._to_room(
+            room,
+            "sendDrawingData",
+            self._board_message("sendDrawingData", room, who, event),
+            skip=who.connection_id,
+        )
+
+    async def undo(self, room: Room, who: Participant, body: dict[str, Any]) -> dict[str, Any]:
+        undone = room.features.whiteboard.undo()
+        if undone:
+            await self._to_room(
+                room, "Un-do", self._board_message("Un-do", room, who, {}), skip=who.connection_id
+            )
+        return {"undone": undone}
+
+    async def clear(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
+        room.features.whiteboard.clear()
+        await self._to_room(
+            room,
+            "clear-whiteBoard",
+            self._board_message("clear-whiteBoard", room, who, {}),
+            skip=who.connection_id,
+        )
