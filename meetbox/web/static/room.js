@@ -1,26 +1,50 @@
-// meetbox's minimal room page: join with the token in the link, publish camera and
-// microphone, show everyone else. The protocol is in docs/PROTOCOL.md.
+// meetbox's meeting page: join with the token in the link, publish camera and microphone,
+// show everyone else, chat, whiteboard, host controls. The protocol is in docs/PROTOCOL.md.
 import { io } from "/vendor/socket.io.js";
+import { Chat } from "/static/chat.js";
+import { Whiteboard } from "/static/whiteboard.js";
 
+const $ = (id) => document.getElementById(id);
 const room = decodeURIComponent(location.pathname.split("/").pop());
 const token = new URLSearchParams(location.search).get("token");
-const statusEl = document.getElementById("status");
-const grid = document.getElementById("grid");
-document.getElementById("room-name").textContent = room;
+const grid = $("grid");
+$("room-name").textContent = room;
 
 const participants = new Map(); // sid -> info
-const tiles = new Map(); // participant sid -> {el, stream}
+const tiles = new Map(); // participant sid -> tile
+const trackOwner = new Map(); // track sid -> participant sid
+const mine = new Map(); // kind -> {sid, track}
 let midToTrack = {};
 let pubPc = null;
 let subPc = null;
-let selfSid = null;
+let self = null;
+let localStream = null;
 
 function setStatus(text, isError = false) {
-  statusEl.textContent = text;
-  statusEl.classList.toggle("error", isError);
+  $("status").textContent = text;
+  $("status").classList.toggle("error", isError);
 }
 
-function tileFor(sid, label) {
+const isHost = () => Boolean(self && self.is_host);
+
+function hostControls(tile, sid) {
+  const box = document.createElement("div");
+  box.className = "host-controls";
+  const mute = document.createElement("button");
+  mute.type = "button";
+  mute.className = "mute";
+  mute.textContent = "mute";
+  mute.addEventListener("click", () => request("mute-participant", { id: participants.get(sid).identity }));
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "remove";
+  remove.textContent = "remove";
+  remove.addEventListener("click", () => request("remove-participant", { id: participants.get(sid).identity }));
+  box.append(mute, remove);
+  tile.el.append(box);
+}
+
+function tileFor(sid, info) {
   let tile = tiles.get(sid);
   if (!tile) {
     const el = document.createElement("div");
@@ -32,25 +56,42 @@ function tileFor(sid, label) {
     video.muted = true;
     const name = document.createElement("span");
     name.className = "name";
-    el.append(video, name);
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.hidden = true;
+    badge.textContent = "muted";
+    el.append(video, name, badge);
     grid.append(el);
-    tile = { el, video, name, stream: new MediaStream(), audio: null };
+    tile = { el, video, name, badge, stream: new MediaStream(), audio: null };
     video.srcObject = tile.stream;
     tiles.set(sid, tile);
+    if (isHost() && sid !== self.sid) hostControls(tile, sid);
   }
-  if (label) {
-    tile.name.textContent = label; // text, never markup
-    tile.el.dataset.identity = label;
+  if (info) {
+    tile.name.textContent = sid === self?.sid ? `${info.name} (you)` : info.name; // text, never markup
+    tile.el.dataset.identity = info.identity;
   }
   return tile;
 }
 
 function removeTile(sid) {
-  const tile = tiles.get(sid);
-  if (tile) {
-    tile.el.remove();
-    tiles.delete(sid);
-  }
+  tiles.get(sid)?.el.remove();
+  tiles.delete(sid);
+}
+
+function showMuted(trackSid, muted) {
+  const owner = trackOwner.get(trackSid);
+  const tile = owner && tiles.get(owner);
+  if (tile) tile.badge.hidden = !muted;
+}
+
+function request(event, data = {}) {
+  return new Promise((resolve) => {
+    socket.emit(event, data, (ack) => {
+      if (!ack.ok) setStatus(`${event}: ${ack.error.message}`, true);
+      resolve(ack);
+    });
+  });
 }
 
 function iceGatheringDone(pc) {
@@ -66,31 +107,47 @@ function iceGatheringDone(pc) {
   });
 }
 
-async function publish(self) {
-  if (!self.permission.can_publish) return;
+async function publish(kinds) {
+  const wanted = { audio: kinds.includes("audio"), video: kinds.includes("video") ? { width: 640, height: 480 } : false };
   let stream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+    stream = await navigator.mediaDevices.getUserMedia(wanted);
   } catch (err) {
-    setStatus(`camera or microphone refused: ${err.name}`, true);
+    setStatus(`camera or microphone refused (${err.name}): allow them in the browser and reload`, true);
     return;
   }
-  const local = tileFor(self.sid, `${self.name} (you)`);
-  local.video.srcObject = stream;
-  pubPc = new RTCPeerConnection();
-  const tracks = {};
-  const transceivers = stream.getTracks().map((track) => pubPc.addTransceiver(track, { direction: "sendonly" }));
+  localStream = localStream || new MediaStream();
+  for (const track of stream.getTracks()) localStream.addTrack(track);
+  const local = tileFor(self.sid, self);
+  local.video.srcObject = localStream;
+  pubPc = pubPc || new RTCPeerConnection();
+  const added = stream.getTracks().map((track) => pubPc.addTransceiver(track, { direction: "sendonly" }));
   await pubPc.setLocalDescription(await pubPc.createOffer());
   await iceGatheringDone(pubPc);
-  for (const t of transceivers) {
-    tracks[t.mid] = { source: t.sender.track.kind === "audio" ? "microphone" : "camera" };
+  const tracks = {};
+  for (const t of pubPc.getTransceivers()) {
+    if (t.sender.track) tracks[t.mid] = { source: t.sender.track.kind === "audio" ? "microphone" : "camera" };
   }
-  const ack = await socket.emitWithAck("publish_offer", { sdp: pubPc.localDescription.sdp, tracks });
-  if (!ack.ok) {
-    setStatus(`could not publish: ${ack.error.message}`, true);
-    return;
-  }
+  const ack = await request("publish_offer", { sdp: pubPc.localDescription.sdp, tracks });
+  if (!ack.ok) return;
   await pubPc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+  for (const published of ack.tracks) {
+    const transceiver = added.find((t) => t.mid === published.mid);
+    if (transceiver) mine.set(published.kind, { sid: published.sid, track: transceiver.sender.track });
+    trackOwner.set(published.sid, self.sid);
+  }
+}
+
+async function toggle(kind, button) {
+  const entry = mine.get(kind);
+  if (!entry) return;
+  const muted = button.getAttribute("aria-pressed") !== "true";
+  entry.track.enabled = !muted;
+  const ack = await request("mute_track", { track_sid: entry.sid, muted });
+  if (!ack.ok) return;
+  button.setAttribute("aria-pressed", String(muted));
+  if (kind === "video") request("video-off", { off: muted });
+  button.textContent = kind === "audio" ? (muted ? "unmute mic" : "mute mic") : (muted ? "camera on" : "camera off");
 }
 
 async function onSubscriberOffer({ sdp, tracks }) {
@@ -99,9 +156,7 @@ async function onSubscriberOffer({ sdp, tracks }) {
     subPc = new RTCPeerConnection();
     subPc.addEventListener("track", (event) => {
       const participantSid = event.streams[0] ? event.streams[0].id : "unknown";
-      const info = participants.get(participantSid);
-      const tile = tileFor(participantSid, info ? info.name : participantSid);
-      tile.el.dataset.tracks = `${tile.el.dataset.tracks || ""} ${midToTrack[event.transceiver.mid] || ""}`.trim();
+      const tile = tileFor(participantSid, participants.get(participantSid));
       tile.stream.addTrack(event.track);
       if (event.track.kind === "audio") {
         tile.audio = tile.audio || new Audio();
@@ -114,8 +169,20 @@ async function onSubscriberOffer({ sdp, tracks }) {
   await subPc.setRemoteDescription({ type: "offer", sdp });
   await subPc.setLocalDescription(await subPc.createAnswer());
   await iceGatheringDone(subPc);
-  const ack = await socket.emitWithAck("subscriber_answer", { sdp: subPc.localDescription.sdp });
-  if (!ack.ok) setStatus(`subscription failed: ${ack.error.message}`, true);
+  await request("subscriber_answer", { sdp: subPc.localDescription.sdp });
+}
+
+// packets received from one participant's audio, for the page's own diagnostics and tests
+async function audioPacketsFrom(identity) {
+  if (!subPc) return 0;
+  let total = 0;
+  const stats = await subPc.getStats();
+  stats.forEach((report) => {
+    if (report.type !== "inbound-rtp" || report.kind !== "audio") return;
+    const owner = participants.get(trackOwner.get(midToTrack[report.mid]));
+    if (owner && owner.identity === identity) total += report.packetsReceived;
+  });
+  return total;
 }
 
 document.addEventListener("click", () => {
@@ -125,28 +192,92 @@ document.addEventListener("click", () => {
 if (!token) setStatus("this link has no access token", true);
 
 const socket = io({ path: "/socket.io", auth: { token, room }, transports: ["websocket"] });
+const chat = new Chat($("chat-list"), $("chat-form"), socket, (m) => setStatus(m, true));
+const board = new Whiteboard($("whiteboard"), socket);
+board.onError = (m) => setStatus(`whiteboard: ${m}`, true);
+
+function showBoard(open) {
+  $("board-panel").hidden = !open;
+  $("wb-toggle").setAttribute("aria-pressed", String(open));
+}
+
+function showRecording(on) {
+  $("recording").hidden = !on;
+  $("record").textContent = on ? "stop recording" : "start recording";
+}
+
+function addRequest(message) {
+  const item = document.createElement("li");
+  item.dataset.identity = message.id;
+  const who = document.createElement("span");
+  who.textContent = message.username;
+  const yes = document.createElement("button");
+  yes.textContent = "accept";
+  yes.addEventListener("click", () => { request("request-mic-accepted", { id: message.id }); item.remove(); });
+  const no = document.createElement("button");
+  no.textContent = "reject";
+  no.addEventListener("click", () => { request("request-mic-rejected", { id: message.id }); item.remove(); });
+  item.append(who, yes, no);
+  $("requests").append(item);
+  $("requests-panel").hidden = false;
+}
 
 socket.on("connect_error", (err) => {
-  const message = err.message;
-  setStatus(`cannot join: ${message}`, true);
+  const expired = /expired/.test(err.message);
+  const full = /full/.test(err.message);
+  const hint = expired ? " (ask for a new link)" : full ? " (try again later)" : "";
+  setStatus(`cannot join: ${err.message}${hint}`, true);
 });
-socket.on("disconnected", ({ reason }) => setStatus(`disconnected: ${reason}`, true));
+socket.on("disconnected", ({ reason }) => {
+  const text = reason === "removed" ? "you were removed from the meeting by the host" : `disconnected: ${reason}`;
+  setStatus(text, true);
+});
+socket.on("remove-participant", (m) => {
+  if (self && m.target === self.identity) setStatus(`you were removed from the meeting by the host: ${m.reason}`, true);
+});
 socket.on("room_connected", async (data) => {
-  selfSid = data.participant.sid;
-  setStatus(`in room as ${data.participant.name}`);
+  self = data.participant;
+  setStatus(`in room as ${self.name}`);
+  for (const el of document.querySelectorAll(".host-only")) el.hidden = !isHost();
+  $("raise-hand").hidden = self.permission.can_publish;
+  showBoard(Boolean(data.state?.whiteboardOpen));
+  showRecording(Boolean(data.state?.recording));
   for (const p of data.participants) {
     participants.set(p.sid, p);
-    tileFor(p.sid, p.name);
+    for (const t of p.tracks || []) trackOwner.set(t.sid, p.sid);
+    tileFor(p.sid, p);
+    for (const t of p.tracks || []) if (t.muted && t.kind === "audio") showMuted(t.sid, true);
   }
-  await publish(data.participant);
+  participants.set(self.sid, self);
+  const state = await request("whiteBoardStateRequest");
+  if (state.ok) board.load(state.state);
+  if (self.permission.can_publish) await publish(["audio", "video"]);
 });
 socket.on("participant_joined", ({ participant }) => {
   participants.set(participant.sid, participant);
-  tileFor(participant.sid, participant.name);
+  tileFor(participant.sid, participant);
 });
 socket.on("participant_left", ({ sid }) => {
   participants.delete(sid);
   removeTile(sid);
+});
+socket.on("participant_updated", ({ participant }) => {
+  participants.set(participant.sid, participant);
+  if (self && participant.sid === self.sid) {
+    self = participant;
+    $("raise-hand").hidden = self.permission.can_publish;
+    if (self.permission.can_publish && !mine.has("audio")) publish(["audio"]);
+  }
+});
+socket.on("track_published", ({ participant_sid, track }) => trackOwner.set(track.sid, participant_sid));
+socket.on("track_muted", ({ track_sid, muted }) => {
+  showMuted(track_sid, muted);
+  const entry = mine.get("audio");
+  if (entry && entry.sid === track_sid && muted) {
+    entry.track.enabled = false;
+    $("mic").setAttribute("aria-pressed", "true");
+    $("mic").textContent = "unmute mic";
+  }
 });
 socket.on("active_speakers", ({ speakers }) => {
   const speaking = new Set(speakers.map((s) => s.sid));
@@ -155,4 +286,36 @@ socket.on("active_speakers", ({ speakers }) => {
 socket.on("subscriber_offer", (offer) => {
   onSubscriberOffer(offer).catch((err) => setStatus(`subscription failed: ${err}`, true));
 });
-window.meetbox = { socket, tiles, get selfSid() { return selfSid; } };
+socket.on("chat-box", (m) => chat.show(m));
+socket.on("transcript", (m) => { $("captions").textContent = `${m.username}: ${m.msg}`; });
+socket.on("recording", (m) => showRecording(m.recording));
+socket.on("whiteBoardToggle", (m) => showBoard(m.msg.open));
+socket.on("sendDrawingData", (m) => board.remote(m));
+socket.on("Un-do", () => board.undo(false));
+socket.on("clear-whiteBoard", () => board.clear(false));
+socket.on("white-board-stage", (m) => board.load({ stage: m.msg.stage, strokes: [] }));
+socket.on("request-mic", addRequest);
+socket.on("request-mic-rejected", () => setStatus("the host declined your request"));
+socket.on("mute-mic-request", (m) => {
+  if (!m.mute) setStatus("the host asks you to unmute your microphone");
+});
+
+$("mic").addEventListener("click", (e) => toggle("audio", e.currentTarget));
+$("cam").addEventListener("click", (e) => toggle("video", e.currentTarget));
+$("leave").addEventListener("click", async () => {
+  await request("leave");
+  socket.disconnect();
+  for (const track of localStream?.getTracks() || []) track.stop();
+  setStatus("you left the meeting");
+});
+$("raise-hand").addEventListener("click", () => request("request-mic"));
+$("mute-all").addEventListener("click", () => request("mute-all-participants"));
+$("wb-toggle").addEventListener("click", () => request("whiteBoardToggle", { open: $("board-panel").hidden }));
+$("record").addEventListener("click", () => request("recording", { recording: $("recording").hidden }));
+$("wb-undo").addEventListener("click", () => board.undo());
+$("wb-clear").addEventListener("click", () => board.clear());
+$("brush-size").addEventListener("input", (e) => { board.brush.size = Number(e.target.value); });
+$("brush-color").addEventListener("input", (e) => { board.brush.color = e.target.value; });
+$("eraser").addEventListener("change", (e) => { board.brush.eraser = e.target.checked; });
+
+window.meetbox = { socket, tiles, board, chat, audioPacketsFrom, get self() { return self; }, get selfSid() { return self?.sid; } };

@@ -1,0 +1,52 @@
+"""Headless Chromium for the browser tests (Debian's package, driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+if not os.path.exists(CHROMIUM) and os.environ.get("MEETBOX_SKIP_BROWSER") != "1":
+    raise RuntimeError(
+        "Chromium is missing: run scripts/system-deps.sh (or set MEETBOX_SKIP_BROWSER=1)"
+    )
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+VIDEO_STATE = """
+(identity) => {
+  const tile = document.querySelector(`.tile[data-identity="${identity}"] video`);
+  if (!tile) return null;
+  return {width: tile.videoWidth, frames: tile.getVideoPlaybackQuality().totalVideoFrames};
+}
+"""

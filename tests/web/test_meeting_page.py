@@ -1,0 +1,124 @@
+"""The meeting page in headless Chromium: chat, whiteboard, host mute and removal."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from meetbox.server import EmbeddedServer
+from tests.helpers import eventually
+from tests.web.conftest import ARTIFACTS, VIDEO_STATE
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(150),
+    pytest.mark.skipif(
+        os.environ.get("MEETBOX_SKIP_BROWSER") == "1", reason="MEETBOX_SKIP_BROWSER=1 was set"
+    ),
+]
+
+
+async def open_page(
+    server: EmbeddedServer, browser: Any, room: str, identity: str, **grant: Any
+) -> Any:
+    context = await browser.new_context(viewport={"width": 1200, "height": 800})
+    page = await context.new_page()
+    token = server.token(room, identity, name=identity.capitalize(), **grant)
+    await page.goto(f"{server.url}/r/{room}?token={token}")
+    await page.wait_for_function("window.meetbox && window.meetbox.self", timeout=15000)
+    return page
+
+
+async def sees_video_of(page: Any, identity: str) -> None:
+    await page.wait_for_function(
+        f"(() => {{ const s = ({VIDEO_STATE})('{identity}');"
+        " return s && s.width > 0 && s.frames > 3; })()",
+        timeout=30000,
+    )
+
+
+async def test_chat_and_whiteboard_reach_the_others_and_a_late_joiner(
+    meetbox_server: EmbeddedServer,
+    browser: Any,
+) -> None:
+    host = await open_page(meetbox_server, browser, "board", "host", room_admin=True)
+    ann = await open_page(meetbox_server, browser, "board", "ann")
+    await sees_video_of(host, "ann")
+    await sees_video_of(ann, "host")
+
+    await ann.fill("#chat-form input", "<img src=x onerror=alert(1)> hello")
+    await ann.click("#chat-form button")
+    line = host.locator("#chat-list li", has_text="hello")
+    await line.wait_for(timeout=10000)
+    assert await line.locator("span").text_content() == "<img src=x onerror=alert(1)> hello"
+    assert await host.locator("#chat-list img").count() == 0  # text, never markup
+
+    await host.click("#wb-toggle")
+    await ann.locator("#board-panel").wait_for(state="visible", timeout=10000)
+    canvas = await ann.locator("#whiteboard").bounding_box()
+    assert canvas is not None
+    x, y = canvas["x"] + 40, canvas["y"] + 40
+    await ann.mouse.move(x, y)
+    await ann.mouse.down()
+    for step in range(1, 15):
+        await ann.mouse.move(x + step * 12, y + step * 6)
+    await ann.mouse.up()
+    await host.wait_for_function("window.meetbox.board.strokes.length === 1", timeout=10000)
+    assert await host.evaluate("window.meetbox.board.inkedPixels()") > 50
+
+    late = await open_page(meetbox_server, browser, "board", "late")
+    await late.wait_for_function("window.meetbox.board.strokes.length === 1", timeout=10000)
+    assert await late.evaluate("window.meetbox.board.inkedPixels()") > 50
+    assert await late.locator("#board-panel").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await host.screenshot(path=str(ARTIFACTS / "meeting-page.png"))
+
+    await host.click("#wb-undo")
+    await ann.wait_for_function("window.meetbox.board.strokes.length === 0", timeout=10000)
+    assert await ann.evaluate("window.meetbox.board.inkedPixels()") == 0
+
+
+async def test_host_mute_stops_audio_and_removal_explains_itself(
+    meetbox_server: EmbeddedServer,
+    browser: Any,
+) -> None:
+    host = await open_page(meetbox_server, browser, "ctl", "host", room_admin=True)
+    bob = await open_page(meetbox_server, browser, "ctl", "bob")
+    cat = await open_page(meetbox_server, browser, "ctl", "cat")
+    await sees_video_of(cat, "bob")
+    await cat.wait_for_function(
+        "window.meetbox.audioPacketsFrom('bob').then((n) => n > 20)", timeout=15000
+    )
+    await host.locator('.tile[data-identity="bob"] button.mute').click()
+    await bob.wait_for_function(
+        "document.getElementById('mic').getAttribute('aria-pressed') === 'true'", timeout=10000
+    )
+    await cat.locator('.tile[data-identity="bob"] .badge').wait_for(state="visible", timeout=10000)
+    # the SFU stops forwarding bob's audio while it keeps receiving it
+    room = meetbox_server.room("ctl")
+    assert room is not None
+    bob_sid = room.by_identity("bob").sid
+    up = next(
+        u
+        for u in room.router.uptracks.values()
+        if u.participant_sid == bob_sid and u.kind == "audio"
+    )
+    assert up.muted
+    sent = [d.packets_sent for d in up.downtracks]
+
+    async def received_more(than: int) -> None:
+        await eventually(lambda: up.packets_received > than + 50)
+
+    await received_more(up.packets_received)
+    at_cat = await cat.evaluate("window.meetbox.audioPacketsFrom('bob')")
+    await received_more(up.packets_received)
+    assert [d.packets_sent for d in up.downtracks] == sent
+    assert await cat.evaluate("window.meetbox.audioPacketsFrom('bob')") == at_cat
+
+    await host.locator('.tile[data-identity="bob"] button.remove').click()
+    status = bob.locator("#status.error")
+    await status.wait_for(timeout=10000)
+    assert "removed" in (await status.text_content() or "")
+    await host.locator('.tile[data-identity="bob"]').wait_for(state="detached", timeout=10000)
