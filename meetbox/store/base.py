@@ -153,8 +153,11 @@ def iso(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and a ``Z``: the seed's timestamp format."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.astimezone(UTC).microsecond // 1000:03d}Z"
+    m = moment.astimezone(UTC)
+    # by hand: strftime does not pad years before 1000 on every platform
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
+        f"{m.microsecond // 1000:03d}Z"
     )
 
 

@@ -10,6 +10,8 @@ from tests.helpers import wait_async
 
 
 async def hold_session(rest: Rest, server: EmbeddedServer, room: str, people: int) -> None:
+    done = {"roomId": room, "endedAt": {"$ne": None}}
+    before = await rest.store.sessions.count(done)
     clients = [server.client(room, f"p{i}") for i in range(people)]
     for client in clients:
         await client.connect()
@@ -17,7 +19,7 @@ async def hold_session(rest: Rest, server: EmbeddedServer, room: str, people: in
         await client.close()
 
     async def ended() -> bool:
-        return await rest.store.sessions.count({"roomId": room, "endedAt": {"$ne": None}}) > 0
+        return await rest.store.sessions.count(done) > before
 
     await wait_async(ended, timeout=10)
 
