@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from aiohttp import web
 
 from meetbox.errors import NotFound, PermissionDenied
+from meetbox.signalling.tokens import VideoGrant, mint_token
 from meetbox.store import Document, now_iso
 from meetbox.web.replies import (
     BOOLEAN,
@@ -194,3 +196,50 @@ async def list_meetings(ctx: Ctx) -> web.Response:
         {"hostId": ctx.params["userId"]}, sort=[("createdAt", -1)], limit=1000
     )
     return ok([meeting_view(d) for d in docs], "Meetings retrieved successfully")
+
+
+@routes.add(
+    "POST",
+    "/room/{roomId}/token",
+    summary="A room access token for the web page: anyone for a public room, allowed users else",
+    description=(
+        "Public rooms: anyone with the link gets a token once a name is given. Private rooms: "
+        "a signed-in user who owns the room, is an admin, or is in its allowedUserIds. The "
+        "room's owner (and admins) join as host (roomAdmin)."
+    ),
+    auth="none",
+    rate="auth",
+    params=Obj({"roomId": OBJECT_ID}),
+    body=Obj({"name": Field("string", required=True, min_length=1, max_length=64)}),
+    responses=replies(
+        {200: Reply("Token", envelope(obj({"token": STRING, "identity": STRING, "room": ROOM})))},
+        403,
+        404,
+    ),
+)
+async def room_token(ctx: Ctx) -> web.Response:
+    room = await ctx.api.store.rooms.get(ctx.params["roomId"])
+    if room is None:
+        raise NotFound("no room with this id")
+    user = ctx.caller.user
+    allowed = user is not None and (
+        user.is_admin or room.get("ownerId") == user.id or user.id in room.get("allowedUserIds", [])
+    )
+    if room.get("isPrivate") and not allowed:
+        if user is None:
+            raise PermissionDenied("this room is private: sign in first")
+        raise PermissionDenied("this room is private and you are not on its list")
+    is_host = user is not None and (user.is_admin or room.get("ownerId") == user.id)
+    identity = f"user-{user.id}" if user else f"guest-{secrets.token_hex(4)}"
+    webinar = room["type"] in ("webinar", "live")
+    grant = VideoGrant(
+        room=room["_id"],
+        room_join=True,
+        room_admin=is_host,
+        # in webinars and live rooms viewers watch until the host gives them the microphone
+        can_publish=is_host or not webinar,
+    )
+    token = mint_token(
+        ctx.api.api_key, ctx.api.api_secret, identity, grant, name=ctx.body["name"], ttl=6 * 3600
+    )
+    return ok({"token": token, "identity": identity, "room": room_view(room)}, "Token issued")

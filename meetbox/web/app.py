@@ -115,6 +115,10 @@ def create_app(vendor_dir: Path, api: Api | None = None) -> web.Application:
             )
         return web.FileResponse(path, headers={"Content-Type": "text/javascript"})
 
+    async def home(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
+
+    app.router.add_get("/", home)
     app.router.add_get("/healthz", health)
     app.router.add_get("/r/{room}", room_page)
     app.router.add_get("/vendor/socket.io.js", socketio_client)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from meetbox.client import ClientError
+from meetbox.client import Client, ClientError
 from meetbox.server import EmbeddedServer
 from tests.api.conftest import Rest
 
@@ -108,3 +108,56 @@ async def test_meetings_create_update_list_and_only_their_host_may_touch_them(re
     assert (await rest.call("GET", f"/meetings/list/{host.id}", token=other.token)).status == 403
     admin = await rest.user("admin", admin=True)
     assert (await rest.call("GET", f"/meetings/list/{host.id}", token=admin.token)).status == 200
+
+
+async def test_the_page_gets_room_tokens_by_the_room_rules(
+    rest: Rest, server: EmbeddedServer
+) -> None:
+    owner = await rest.user("owner")
+    other = await rest.user("other")
+
+    async def room(kind: str, private: bool) -> str:
+        body = {"name": kind, "type": kind, "isPrivate": private}
+        return str(
+            (await rest.call("POST", "/room/create", json=body, token=owner.token)).body["data"][
+                "id"
+            ]
+        )
+
+    public, private, webinar = (
+        await room("meeting", False),
+        await room("meeting", True),
+        await room("webinar", False),
+    )
+    guest = await rest.call("POST", f"/room/{public}/token", json={"name": "Guest"})
+    assert guest.status == 200
+    claims = server.server.signalling.verifier.verify_for_room(  # type: ignore[union-attr]
+        guest.body["data"]["token"], public
+    )
+    assert claims.name == "Guest" and claims.identity.startswith("guest-")
+    assert not claims.video.room_admin and claims.video.can_publish
+    async with Client(server.url, guest.body["data"]["token"]) as client:
+        assert client.room is not None and client.room["name"] == public
+    host = await rest.call(
+        "POST", f"/room/{public}/token", json={"name": "Owner"}, token=owner.token
+    )
+    host_claims = server.server.signalling.verifier.verify(  # type: ignore[union-attr]
+        host.body["data"]["token"]
+    )
+    assert host_claims.video.room_admin and host_claims.identity == f"user-{owner.id}"
+
+    assert (await rest.call("POST", f"/room/{private}/token", json={"name": "x"})).status == 403
+    assert (
+        await rest.call("POST", f"/room/{private}/token", json={"name": "x"}, token=other.token)
+    ).status == 403
+    assert (
+        await rest.call("POST", f"/room/{private}/token", json={"name": "x"}, token=owner.token)
+    ).status == 200
+    viewer = await rest.call("POST", f"/room/{webinar}/token", json={"name": "Viewer"})
+    viewer_claims = server.server.signalling.verifier.verify(  # type: ignore[union-attr]
+        viewer.body["data"]["token"]
+    )
+    assert viewer_claims.video.can_publish is False
+    assert (await rest.call("POST", f"/room/{'0' * 24}/token", json={"name": "x"})).status == 404
+    assert (await rest.call("POST", f"/room/{public}/token", json={"name": ""})).status == 400
+    assert (await rest.call("POST", f"/room/{public}/token", json={})).status == 400

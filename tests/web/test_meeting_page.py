@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from meetbox.server import EmbeddedServer
+from meetbox.web.api_auth import create_user
 from tests.helpers import eventually
 from tests.web.conftest import ARTIFACTS, VIDEO_STATE
 
@@ -122,3 +123,43 @@ async def test_host_mute_stops_audio_and_removal_explains_itself(
     await status.wait_for(timeout=10000)
     assert "removed" in (await status.text_content() or "")
     await host.locator('.tile[data-identity="bob"]').wait_for(state="detached", timeout=10000)
+
+
+async def test_home_page_creates_a_room_and_a_guest_joins_by_its_link(
+    meetbox_server: EmbeddedServer, browser: Any
+) -> None:
+    assert meetbox_server.server is not None
+    fields = {
+        "email": "owner@example.com",
+        "fName": "O",
+        "lName": "W",
+        "phoneNumber": "0000",
+        "country": "Nowhere",
+        "password": "Passw0rd1",
+    }
+    await create_user(meetbox_server.server.store, fields)
+    owner = await (await browser.new_context()).new_page()
+    await owner.goto(meetbox_server.url + "/")
+    await owner.fill("#signin-form input[name=userName]", "owner@example.com")
+    await owner.fill("#signin-form input[name=password]", "Passw0rd1")
+    await owner.click("#signin-form button")
+    await owner.locator("#create-panel").wait_for(state="visible", timeout=10000)
+    await owner.fill("#create-form input[name=name]", "Standup")
+    await owner.click("#create-form button")
+    link = owner.locator("#created-link")
+    await link.wait_for(state="visible", timeout=10000)
+    url = await link.text_content()
+    assert url is not None and "/r/" in url
+    await owner.fill("#join-form input[name=name]", "Olivia")
+    await owner.click("#join-form button")
+    await owner.wait_for_function("window.meetbox && window.meetbox.self", timeout=15000)
+    assert await owner.evaluate("window.meetbox.self.is_host") is True
+
+    guest = await (await browser.new_context()).new_page()
+    await guest.goto(url)  # a bare link: the home page asks for a name first
+    await guest.wait_for_url("**/?room=*", timeout=10000)
+    await guest.fill("#join-form input[name=name]", "Gus")
+    await guest.click("#join-form button")
+    await guest.wait_for_function("window.meetbox && window.meetbox.self", timeout=15000)
+    assert await guest.evaluate("window.meetbox.self.is_host") is False
+    await sees_video_of(guest, await owner.evaluate("window.meetbox.self.identity"))

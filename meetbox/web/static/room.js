@@ -189,7 +189,10 @@ document.addEventListener("click", () => {
   for (const tile of tiles.values()) if (tile.audio) tile.audio.play().catch(() => {});
 });
 
-if (!token) setStatus("this link has no access token", true);
+if (!token) {
+  // a bare link to the room: the home page asks for a name and gets the page a token
+  location.replace(`/?room=${encodeURIComponent(room)}`);
+}
 
 const socket = io({ path: "/socket.io", auth: { token, room }, transports: ["websocket"] });
 const chat = new Chat($("chat-list"), $("chat-form"), socket, (m) => setStatus(m, true));
