@@ -163,3 +163,26 @@ async def test_home_page_creates_a_room_and_a_guest_joins_by_its_link(
     await guest.wait_for_function("window.meetbox && window.meetbox.self", timeout=15000)
     assert await guest.evaluate("window.meetbox.self.is_host") is False
     await sees_video_of(guest, await owner.evaluate("window.meetbox.self.identity"))
+
+
+async def test_a_dropped_connection_reconnects_and_media_flows_again(
+    meetbox_server: EmbeddedServer, browser: Any
+) -> None:
+    ann = await open_page(meetbox_server, browser, "drop", "ann")
+    ben = await open_page(meetbox_server, browser, "drop", "ben")
+    await sees_video_of(ben, "ann")
+    first_sid = await ann.evaluate("window.meetbox.self.sid")
+    # the transport drops under the page (as when a laptop changes network)
+    await ann.evaluate("window.meetbox.socket.io.engine.close()")
+    await ann.wait_for_function(
+        f"window.meetbox.self && window.meetbox.self.sid !== '{first_sid}'", timeout=20000
+    )
+    status = await ann.locator("#status").text_content()
+    assert status is not None and "in room as" in status
+    await sees_video_of(ann, "ben")
+    await ben.wait_for_function(
+        f"(() => {{ const t = document.querySelector('.tile[data-identity=\"ann\"]');"
+        f" return t && t.dataset.participant !== '{first_sid}'; }})()",
+        timeout=20000,
+    )
+    await sees_video_of(ben, "ann")

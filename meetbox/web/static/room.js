@@ -238,7 +238,31 @@ socket.on("disconnected", ({ reason }) => {
 socket.on("remove-participant", (m) => {
   if (self && m.target === self.identity) setStatus(`you were removed from the meeting by the host: ${m.reason}`, true);
 });
+function resetMedia() {
+  // after a reconnect the server sees a new participant: start the media over
+  for (const pc of [pubPc, subPc]) pc?.close();
+  pubPc = null;
+  subPc = null;
+  for (const track of localStream?.getTracks() || []) track.stop();
+  localStream = null;
+  for (const sid of [...tiles.keys()]) removeTile(sid);
+  participants.clear();
+  trackOwner.clear();
+  mine.clear();
+  for (const id of ["mic", "cam"]) $(id).setAttribute("aria-pressed", "false");
+  $("mic").textContent = "mute mic";
+  $("cam").textContent = "camera off";
+}
+
+let left = false;
+socket.on("disconnect", (reason) => {
+  if (left || reason === "io server disconnect") return; // left, removed or refused: no retry
+  setStatus("connection lost: reconnecting…", true);
+});
+socket.io.on("reconnect_failed", () => setStatus("could not reconnect: reload the page", true));
+
 socket.on("room_connected", async (data) => {
+  if (self) resetMedia();
   self = data.participant;
   setStatus(`in room as ${self.name}`);
   for (const el of document.querySelectorAll(".host-only")) el.hidden = !isHost();
@@ -306,6 +330,7 @@ socket.on("mute-mic-request", (m) => {
 $("mic").addEventListener("click", (e) => toggle("audio", e.currentTarget));
 $("cam").addEventListener("click", (e) => toggle("video", e.currentTarget));
 $("leave").addEventListener("click", async () => {
+  left = true;
   await request("leave");
   socket.disconnect();
   for (const track of localStream?.getTracks() || []) track.stop();
