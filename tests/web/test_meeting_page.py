@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -186,3 +187,31 @@ async def test_a_dropped_connection_reconnects_and_media_flows_again(
         timeout=20000,
     )
     await sees_video_of(ben, "ann")
+
+
+async def test_noise_suppression_changes_the_audio_track_and_tells_the_room(
+    meetbox_server: EmbeddedServer, browser: Any
+) -> None:
+    ann = await open_page(meetbox_server, browser, "ns", "ann")
+    ben = await open_page(meetbox_server, browser, "ns", "ben")
+    await sees_video_of(ben, "ann")
+    await ann.wait_for_function("window.meetbox.mine.has('audio')", timeout=10000)
+    got_switch = asyncio.ensure_future(
+        ben.evaluate(
+            "new Promise((resolve) => window.meetbox.socket.once('device-switch', resolve))"
+        )
+    )
+    await ann.click("#noise")
+    await ann.wait_for_function(
+        "document.getElementById('noise').getAttribute('aria-pressed') === 'false'", timeout=10000
+    )
+    settings = await ann.evaluate("window.meetbox.mine.get('audio').track.getSettings()")
+    assert settings.get("noiseSuppression") is False
+    assert settings.get("echoCancellation") is False
+    message = await got_switch
+    assert message["id"] == "ann" and message["kind"] == "audioinput"
+    # the replaced track keeps reaching the others
+    count = await ben.evaluate("window.meetbox.audioPacketsFrom('ann')")
+    await ben.wait_for_function(
+        f"window.meetbox.audioPacketsFrom('ann').then((n) => n > {count + 20})", timeout=10000
+    )

@@ -150,6 +150,39 @@ async function toggle(kind, button) {
   button.textContent = kind === "audio" ? (muted ? "unmute mic" : "mute mic") : (muted ? "camera on" : "camera off");
 }
 
+// noise suppression as the seed describes: constraints applied in place, else a new track
+async function setNoiseSuppression(enabled) {
+  const entry = mine.get("audio");
+  if (!entry) return;
+  const constraints = {
+    echoCancellation: enabled,
+    noiseSuppression: enabled,
+    autoGainControl: enabled,
+    channelCount: enabled ? 2 : 1,
+  };
+  try {
+    await entry.track.applyConstraints(constraints);
+    // some browsers accept the constraints but keep their processing: check, then fall back
+    const applied = entry.track.getSettings().noiseSuppression;
+    if (applied !== undefined && applied !== enabled) throw new Error("not applied in place");
+  } catch {
+    const wasEnabled = entry.track.enabled;
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: constraints });
+    const replacement = stream.getAudioTracks()[0];
+    replacement.enabled = wasEnabled;
+    const sender = pubPc.getSenders().find((s) => s.track === entry.track);
+    entry.track.stop();
+    localStream.removeTrack(entry.track);
+    localStream.addTrack(replacement);
+    entry.track = replacement;
+    if (sender) await sender.replaceTrack(replacement);
+  }
+  const button = $("noise");
+  button.setAttribute("aria-pressed", String(enabled));
+  button.textContent = enabled ? "noise suppression on" : "noise suppression off";
+  setTimeout(() => request("device-switch", { kind: "audioinput" }), 500);
+}
+
 async function onSubscriberOffer({ sdp, tracks }) {
   midToTrack = tracks;
   if (!subPc) {
@@ -329,6 +362,10 @@ socket.on("mute-mic-request", (m) => {
 
 $("mic").addEventListener("click", (e) => toggle("audio", e.currentTarget));
 $("cam").addEventListener("click", (e) => toggle("video", e.currentTarget));
+$("noise").addEventListener("click", (e) => {
+  setNoiseSuppression(e.currentTarget.getAttribute("aria-pressed") !== "true")
+    .catch((err) => setStatus(`noise suppression: ${err.message}`, true));
+});
 $("leave").addEventListener("click", async () => {
   left = true;
   await request("leave");
@@ -346,4 +383,4 @@ $("brush-size").addEventListener("input", (e) => { board.brush.size = Number(e.t
 $("brush-color").addEventListener("input", (e) => { board.brush.color = e.target.value; });
 $("eraser").addEventListener("change", (e) => { board.brush.eraser = e.target.checked; });
 
-window.meetbox = { socket, tiles, board, chat, audioPacketsFrom, get self() { return self; }, get selfSid() { return self?.sid; } };
+window.meetbox = { socket, tiles, board, chat, audioPacketsFrom, mine, get self() { return self; }, get selfSid() { return self?.sid; } };
