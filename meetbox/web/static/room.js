@@ -19,6 +19,7 @@ let pubPc = null;
 let subPc = null;
 let self = null;
 let localStream = null;
+let generation = 0; // bumped on reconnect: work begun for the old connection is dropped
 
 function setStatus(text, isError = false) {
   $("status").textContent = text;
@@ -108,6 +109,7 @@ function iceGatheringDone(pc) {
 }
 
 async function publish(kinds) {
+  const started = generation;
   const wanted = { audio: kinds.includes("audio"), video: kinds.includes("video") ? { width: 640, height: 480 } : false };
   let stream;
   try {
@@ -120,17 +122,20 @@ async function publish(kinds) {
   for (const track of stream.getTracks()) localStream.addTrack(track);
   const local = tileFor(self.sid, self);
   local.video.srcObject = localStream;
+  if (started !== generation) return;
   pubPc = pubPc || new RTCPeerConnection();
-  const added = stream.getTracks().map((track) => pubPc.addTransceiver(track, { direction: "sendonly" }));
-  await pubPc.setLocalDescription(await pubPc.createOffer());
-  await iceGatheringDone(pubPc);
+  const pc = pubPc;
+  const added = stream.getTracks().map((track) => pc.addTransceiver(track, { direction: "sendonly" }));
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceGatheringDone(pc);
+  if (started !== generation) return;
   const tracks = {};
-  for (const t of pubPc.getTransceivers()) {
+  for (const t of pc.getTransceivers()) {
     if (t.sender.track) tracks[t.mid] = { source: t.sender.track.kind === "audio" ? "microphone" : "camera" };
   }
-  const ack = await request("publish_offer", { sdp: pubPc.localDescription.sdp, tracks });
-  if (!ack.ok) return;
-  await pubPc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+  const ack = await request("publish_offer", { sdp: pc.localDescription.sdp, tracks });
+  if (!ack.ok || started !== generation) return;
+  await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
   for (const published of ack.tracks) {
     const transceiver = added.find((t) => t.mid === published.mid);
     if (transceiver) mine.set(published.kind, { sid: published.sid, track: transceiver.sender.track });
@@ -184,6 +189,7 @@ async function setNoiseSuppression(enabled) {
 }
 
 async function onSubscriberOffer({ sdp, tracks }) {
+  const started = generation;
   midToTrack = tracks;
   if (!subPc) {
     subPc = new RTCPeerConnection();
@@ -199,10 +205,12 @@ async function onSubscriberOffer({ sdp, tracks }) {
       event.track.addEventListener("ended", () => tile.stream.removeTrack(event.track));
     });
   }
-  await subPc.setRemoteDescription({ type: "offer", sdp });
-  await subPc.setLocalDescription(await subPc.createAnswer());
-  await iceGatheringDone(subPc);
-  await request("subscriber_answer", { sdp: subPc.localDescription.sdp });
+  const pc = subPc;
+  await pc.setRemoteDescription({ type: "offer", sdp });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await iceGatheringDone(pc);
+  if (started !== generation) return;
+  await request("subscriber_answer", { sdp: pc.localDescription.sdp });
 }
 
 // packets received from one participant's audio, for the page's own diagnostics and tests
@@ -273,6 +281,7 @@ socket.on("remove-participant", (m) => {
 });
 function resetMedia() {
   // after a reconnect the server sees a new participant: start the media over
+  generation += 1;
   for (const pc of [pubPc, subPc]) pc?.close();
   pubPc = null;
   subPc = null;
