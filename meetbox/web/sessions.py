@@ -88,24 +88,29 @@ class SessionRecorder:
                 )
 
     async def left(self, who: Presence) -> None:
-        state = self._open.get(who.room_sid)
-        if state is None or who.hidden:
+        if who.hidden:
             return
-        await self.store.session_participants.update(
-            {"sessionId": state.session_id, "identity": who.identity, "leftAt": None},
-            set={"leftAt": now_iso()},
-        )
+        # the same lock as joined(): a quick join-and-leave is recorded in that order
+        async with self._locks.setdefault(who.room_sid, asyncio.Lock()):
+            state = self._open.get(who.room_sid)
+            if state is None:
+                return
+            await self.store.session_participants.update(
+                {"sessionId": state.session_id, "identity": who.identity, "leftAt": None},
+                set={"leftAt": now_iso()},
+            )
 
     async def closed(self, room: str, room_sid: str) -> None:
+        async with self._locks.setdefault(room_sid, asyncio.Lock()):
+            await self.store.dispatches.update(
+                {"roomId": room, "state": "active"},
+                set={"state": "ended", "endedAt": now_iso()},
+            )
+            state = self._open.pop(room_sid, None)
+            if state is not None:
+                seconds = (datetime.now(UTC) - state.started).total_seconds()
+                await self.store.sessions.update(
+                    {"_id": state.session_id},
+                    set={"endedAt": now_iso(), "durationSeconds": round(seconds, 3)},
+                )
         self._locks.pop(room_sid, None)
-        await self.store.dispatches.update(
-            {"roomId": room, "state": "active"}, set={"state": "ended", "endedAt": now_iso()}
-        )
-        state = self._open.pop(room_sid, None)
-        if state is None:
-            return
-        seconds = (datetime.now(UTC) - state.started).total_seconds()
-        await self.store.sessions.update(
-            {"_id": state.session_id},
-            set={"endedAt": now_iso(), "durationSeconds": round(seconds, 3)},
-        )
