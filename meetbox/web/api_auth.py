@@ -82,13 +82,7 @@ async def create_user(store: Store, fields: dict[str, Any], role: str = "user") 
 )
 async def register(ctx: Ctx) -> web.Response:
     doc = await create_user(ctx.api.store, ctx.body)
-    await ctx.api.audit.record(
-        "user.register",
-        user_id=doc["_id"],
-        resource={"userId": doc["_id"]},
-        outcome="success",
-        address=ctx.caller.address,
-    )
+    await ctx.audit("user.register", {"userId": doc["_id"]}, user_id=doc["_id"])
     msg = "User created successfully"
     return ok({"user": public_user(doc)}, msg, status=201, message=msg)
 
@@ -112,22 +106,11 @@ async def login(ctx: Ctx) -> web.Response:
     email = ctx.body["userName"].strip().lower()
     doc = await ctx.api.store.users.find_one({"email": email})
     if not await password_matches(doc.get("passwordHash") if doc else None, ctx.body["password"]):
-        await ctx.api.audit.record(
-            "auth.login",
-            user_id=doc["_id"] if doc else None,
-            resource={"userName": email[:254]},
-            outcome="failure",
-            address=ctx.caller.address,
-        )
+        failed_for = doc["_id"] if doc else ""
+        await ctx.audit("auth.login", {"userName": email[:254]}, "failure", user_id=failed_for)
         raise Unauthenticated("invalid email or password")
     assert doc is not None
     user = User(doc["_id"], doc.get("role", "user"), doc["email"])
     token, expires = ctx.api.auth.issue_user_token(user)
-    await ctx.api.audit.record(
-        "auth.login",
-        user_id=user.id,
-        resource={"userId": user.id},
-        outcome="success",
-        address=ctx.caller.address,
-    )
+    await ctx.audit("auth.login", {"userId": user.id}, user_id=user.id)
     return ok({"token": token, "expiresAt": expires, "user": public_user(doc)}, "Login successful")

@@ -99,13 +99,7 @@ async def upload(ctx: Ctx) -> web.Response:
     files = ctx.api.store.files
     if not await files.update({"roomId": room_id, "filename": filename}, set=doc):
         await files.insert(doc)
-    await ctx.api.audit.record(
-        "file.upload",
-        user_id=ctx.caller.user.id if ctx.caller.user else None,
-        resource={"roomId": room_id, "filename": filename, "by": ctx.caller.key},
-        outcome="success",
-        address=ctx.caller.address,
-    )
+    await ctx.audit("file.upload", {"roomId": room_id, "filename": filename, "by": ctx.caller.key})
     return ok(file_view(doc), "File uploaded successfully!")
 
 
@@ -170,11 +164,5 @@ async def delete_files(ctx: Ctx) -> web.Response:
     deleted = await ctx.api.store.files.delete({"roomId": room_id})
     with contextlib.suppress(OSError):
         folder.rmdir()
-    await ctx.api.audit.record(
-        "file.delete",
-        user_id=ctx.caller.user.id if ctx.caller.user else None,
-        resource={"roomId": room_id, "deleted": deleted, "by": ctx.caller.key},
-        outcome="success",
-        address=ctx.caller.address,
-    )
+    await ctx.audit("file.delete", {"roomId": room_id, "deleted": deleted, "by": ctx.caller.key})
     return ok({"deleted": deleted}, "Files deleted successfully!")

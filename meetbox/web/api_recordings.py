@@ -220,19 +220,13 @@ async def storage_info(ctx: Ctx) -> web.Response:
     ),
 )
 async def storage_limit(ctx: Ctx) -> web.Response:
-    admin = ctx.caller.require_admin()
+    ctx.caller.require_admin()
     user_id = ctx.params["userId"]
     if await ctx.api.store.users.get(user_id) is None:
         raise NotFound("no user with this id")
     new_limit = ctx.body["newLimit"]
     await storage.set_limit(ctx.api.store, user_id, new_limit)
-    await ctx.api.audit.record(
-        "storage.limit",
-        user_id=admin.id,
-        resource={"userId": user_id, "storageLimit": new_limit},
-        outcome="success",
-        address=ctx.caller.address,
-    )
+    await ctx.audit("storage.limit", {"userId": user_id, "storageLimit": new_limit})
     data = {"userId": user_id, "storageLimit": new_limit, "storageLimitGB": storage.gb(new_limit)}
     return ok(data, "Storage limit updated")
 
@@ -273,19 +267,13 @@ async def recording_file(ctx: Ctx) -> tuple[Document, str]:
     responses=replies({200: Reply("Deleted; the user's usage now", envelope(USAGE))}, 403, 404),
 )
 async def delete_recording(ctx: Ctx) -> web.Response:
-    user = ctx.caller.require_user()
+    ctx.caller.require_user()
     p = ctx.params
     resource = {k: p[k] for k in ("userId", "roomId", "recordingId", "fileName")}
     try:
         doc, name = await recording_file(ctx)
     except NotFound:
-        await ctx.api.audit.record(
-            "recording.delete",
-            user_id=user.id,
-            resource=resource,
-            outcome="failure",
-            address=ctx.caller.address,
-        )
+        await ctx.audit("recording.delete", resource, "failure")
         raise
     path = storage.recording_path(ctx.api, p["userId"], p["roomId"], p["recordingId"], name)
     with contextlib.suppress(FileNotFoundError):
@@ -295,13 +283,7 @@ async def delete_recording(ctx: Ctx) -> web.Response:
         unset=["fileName", "fileSize", "uploadedAt"],
         set={"updatedAt": now_iso()},
     )
-    await ctx.api.audit.record(
-        "recording.delete",
-        user_id=user.id,
-        resource=resource,
-        outcome="success",
-        address=ctx.caller.address,
-    )
+    await ctx.audit("recording.delete", resource)
     usage = await storage.usage(ctx.api, p["userId"])
     return ok(usage, "Recording deleted successfully.")
 
@@ -325,19 +307,13 @@ async def delete_recording(ctx: Ctx) -> web.Response:
     ),
 )
 async def signed_url(ctx: Ctx) -> web.Response:
-    user = ctx.caller.require_user()
+    ctx.caller.require_user()
     p = ctx.params
     await recording_file(ctx)
     ttl = ctx.api.settings.api.signed_url_ttl
     parts = [p["userId"], p["roomId"], p["recordingId"], p["fileName"]]
     path, expires = ctx.api.signer.sign(parts, ttl)
-    await ctx.api.audit.record(
-        "recording.sign",
-        user_id=user.id,
-        resource={k: p[k] for k in p},
-        outcome="success",
-        address=ctx.caller.address,
-    )
+    await ctx.audit("recording.sign", {k: p[k] for k in p})
     from datetime import UTC, datetime
 
     data = {
@@ -378,7 +354,7 @@ async def signed_url(ctx: Ctx) -> web.Response:
     ),
 )
 async def upload_to_blob(ctx: Ctx) -> web.Response:
-    user = ctx.caller.require_user()
+    ctx.caller.require_user()
     p = ctx.params
     ctx.caller.require_self_or_admin(p["userId"])
     doc = await owned_recording(
@@ -410,13 +386,7 @@ async def upload_to_blob(ctx: Ctx) -> web.Response:
             "updatedAt": now_iso(),
         },
     )
-    await ctx.api.audit.record(
-        "recording.upload",
-        user_id=user.id,
-        resource={**p, "fileName": name},
-        outcome="success",
-        address=ctx.caller.address,
-    )
+    await ctx.audit("recording.upload", {**p, "fileName": name})
     data = {
         "blobUrl": storage.blob_url(
             ctx.api.base_url(ctx.request), p["userId"], p["roomId"], p["recordingId"], name

@@ -44,6 +44,15 @@ class Ctx:
     query: dict[str, Any]
     body: dict[str, Any]
 
+    async def audit(
+        self, action: str, resource: dict[str, Any], outcome: str = "success", user_id: str = ""
+    ) -> None:
+        """One audit entry for this request: the caller's user unless ``user_id`` is given."""
+        who = user_id or (self.caller.user.id if self.caller.user else None)
+        await self.api.audit.record(
+            action, user_id=who, resource=resource, outcome=outcome, address=self.caller.address
+        )
+
 
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 
