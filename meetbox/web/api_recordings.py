@@ -8,6 +8,7 @@ through signed expiring URLs, and deleted to free the space.
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -314,8 +315,6 @@ async def signed_url(ctx: Ctx) -> web.Response:
     parts = [p["userId"], p["roomId"], p["recordingId"], p["fileName"]]
     path, expires = ctx.api.signer.sign(parts, ttl)
     await ctx.audit("recording.sign", {k: p[k] for k in p})
-    from datetime import UTC, datetime
-
     data = {
         "url": ctx.api.base_url(ctx.request) + path,
         "expiresAt": iso(datetime.fromtimestamp(expires, UTC)),
