@@ -15,6 +15,7 @@ from typing import Protocol
 class RoomRules:
     room_type: str = "meeting"
     max_participants: int = 0  # 0: no limit
+    host_id: str = ""  # the user who owns the room, for the records ("" when none)
 
 
 @dataclass(frozen=True)

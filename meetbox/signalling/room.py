@@ -190,6 +190,8 @@ class Room:
             if up.participant_sid == participant.sid:
                 await self._unpublish(up, announce=False)
         await participant.close()
+        self.features.mic_requests.discard(participant.identity)
+        self.features.granted.pop(participant.identity, None)
         if self._on_left is not None:
             self._on_left(self, participant)
         if not participant.hidden:

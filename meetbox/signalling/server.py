@@ -230,8 +230,6 @@ class SignallingServer:
     def _left(self, room: Room, participant: Participant) -> None:
         self._observing.spawn(self._observe(self.observer.left(self._presence(room, participant))))
         if not participant.hidden and not room.closed:
-            room.features.mic_requests.discard(participant.identity)
-            room.features.granted.pop(participant.identity, None)
             self._tasks.spawn(self.room_events.announce_view_count(room))
 
     @staticmethod

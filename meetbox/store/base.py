@@ -97,6 +97,11 @@ class Collection(Protocol):
         """Updates every matching document; returns how many matched."""
         ...
 
+    async def upsert(self, key: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+        """Sets ``fields`` on the document whose fields equal ``key``, or inserts
+        ``{**key, **fields}`` with a new ``_id``, atomically."""
+        ...
+
     async def delete(self, query: Filter) -> int: ...
 
     async def group(

@@ -92,6 +92,14 @@ class MongoCollection:
         result = await self._store.call(self._coll.update_many(dict(query), change))
         return int(result.matched_count)
 
+    async def upsert(self, key: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+        check_filter(key)
+        change = {
+            "$set": {check_field(k): v for k, v in fields.items()},
+            "$setOnInsert": {"_id": new_id()},
+        }
+        await self._store.call(self._coll.update_one(dict(key), change, upsert=True))
+
     async def delete(self, query: Filter) -> int:
         check_filter(query)
         result = await self._store.call(self._coll.delete_many(dict(query)))

@@ -167,6 +167,23 @@ class SqliteCollection:
 
         return await self._store.call(run, write=True)
 
+    async def upsert(self, key: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+        where, params = _where(key)
+
+        def run(conn: sqlite3.Connection) -> None:
+            row = conn.execute(f"SELECT id, doc FROM {self.name}{where} LIMIT 1", params).fetchone()
+            if row is None:
+                doc = {"_id": new_id(), **key, **fields}
+                conn.execute(
+                    f"INSERT INTO {self.name} (id, doc) VALUES (?, ?)",
+                    (doc["_id"], json.dumps(doc)),
+                )
+                return
+            doc = apply_update(json.loads(row[1]), set=fields)
+            conn.execute(f"UPDATE {self.name} SET doc = ? WHERE id = ?", (json.dumps(doc), row[0]))
+
+        await self._store.call(run, write=True)
+
     async def delete(self, query: Filter) -> int:
         where, params = _where(query)
 

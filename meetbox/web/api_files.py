@@ -13,7 +13,7 @@ from meetbox.web.filenames import check_name, inside, sanitize
 from meetbox.web.replies import INTEGER, STRING, TIME, envelope, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok
 from meetbox.web.schema import Field, Obj
-from meetbox.web.uploads import MULTIPART_SCHEMA, receive
+from meetbox.web.uploads import MULTIPART_SCHEMA, attachment, receive
 
 routes = RouteTable("files")
 
@@ -96,9 +96,7 @@ async def upload(ctx: Ctx) -> web.Response:
         "uploadDate": now_iso(),
         "uploadedBy": ctx.caller.key,
     }
-    files = ctx.api.store.files
-    if not await files.update({"roomId": room_id, "filename": filename}, set=doc):
-        await files.insert(doc)
+    await ctx.api.store.files.upsert({"roomId": room_id, "filename": filename}, doc)
     await ctx.audit("file.upload", {"roomId": room_id, "filename": filename, "by": ctx.caller.key})
     return ok(file_view(doc), "File uploaded successfully!")
 
@@ -131,16 +129,7 @@ async def get_file(ctx: Ctx) -> web.StreamResponse:
         raise NotFound("no file of that name in this room")
     if ctx.query.get("download"):
         path = inside(ctx.api.data_dir / "documents" / room_id, filename)
-        if not path.is_file():
-            raise NotFound("the file's content is missing")
-        return web.FileResponse(
-            path,
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Content-Disposition": "attachment",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return attachment(path, doc["originalName"], "the file's content is missing")
     return ok(file_view(doc), "File retrieved successfully!")
 
 

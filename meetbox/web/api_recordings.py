@@ -32,7 +32,7 @@ from meetbox.web.replies import (
 )
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok
 from meetbox.web.schema import Field, Obj
-from meetbox.web.uploads import MULTIPART_SCHEMA, receive
+from meetbox.web.uploads import MULTIPART_SCHEMA, attachment, receive
 
 routes = RouteTable("recordings and storage")
 
@@ -221,7 +221,6 @@ async def storage_info(ctx: Ctx) -> web.Response:
     ),
 )
 async def storage_limit(ctx: Ctx) -> web.Response:
-    ctx.caller.require_admin()
     user_id = ctx.params["userId"]
     if await ctx.api.store.users.get(user_id) is None:
         raise NotFound("no user with this id")
@@ -242,7 +241,6 @@ async def storage_limit(ctx: Ctx) -> web.Response:
     ),
 )
 async def exceeded_users(ctx: Ctx) -> web.Response:
-    ctx.caller.require_admin()
     return ok(await storage.exceeded(ctx.api), "Users over their storage limit")
 
 
@@ -268,7 +266,6 @@ async def recording_file(ctx: Ctx) -> tuple[Document, str]:
     responses=replies({200: Reply("Deleted; the user's usage now", envelope(USAGE))}, 403, 404),
 )
 async def delete_recording(ctx: Ctx) -> web.Response:
-    ctx.caller.require_user()
     p = ctx.params
     resource = {k: p[k] for k in ("userId", "roomId", "recordingId", "fileName")}
     try:
@@ -308,7 +305,6 @@ async def delete_recording(ctx: Ctx) -> web.Response:
     ),
 )
 async def signed_url(ctx: Ctx) -> web.Response:
-    ctx.caller.require_user()
     p = ctx.params
     await recording_file(ctx)
     ttl = ctx.api.settings.api.signed_url_ttl
@@ -353,7 +349,6 @@ async def signed_url(ctx: Ctx) -> web.Response:
     ),
 )
 async def upload_to_blob(ctx: Ctx) -> web.Response:
-    ctx.caller.require_user()
     p = ctx.params
     ctx.caller.require_self_or_admin(p["userId"])
     doc = await owned_recording(
@@ -420,13 +415,4 @@ async def download(ctx: Ctx) -> web.StreamResponse:
     parts = [p["userId"], p["roomId"], p["recordingId"], name]
     ctx.api.signer.check(parts, ctx.query["expires"], ctx.query["signature"])
     path = storage.recording_path(ctx.api, *parts)
-    if not path.is_file():
-        raise NotFound("the file no longer exists")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": "application/octet-stream",
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return attachment(path, name, "the file no longer exists")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from meetbox.errors import InvalidArgument, MeetboxError, Unauthenticated
+from meetbox.errors import InvalidArgument, Unauthenticated
 from meetbox.web.auth import Caller
 from meetbox.web.schema import Obj, from_query, validate
 
@@ -155,7 +155,9 @@ def dispatcher(route: Route, api: Api) -> RequestHandler:
         elif route.auth == "user_or_room" and caller.user is None and caller.room is None:
             caller.require_user()
         elif route.auth == "room" and caller.room is None:
-            raise_room_token_required()
+            raise Unauthenticated(
+                "send the room's access token: Authorization: Bearer <room token>"
+            )
         params = validate(route.params or Obj({}), dict(request.match_info), "path")
         query = from_query(route.query or Obj({}), request.query)
         body: dict[str, Any] = {}
@@ -167,16 +169,8 @@ def dispatcher(route: Route, api: Api) -> RequestHandler:
     return handle
 
 
-def raise_room_token_required() -> None:
-    raise Unauthenticated("send the room's access token: Authorization: Bearer <room token>")
-
-
 def mount(app: web.Application, api: Api, tables: list[RouteTable]) -> list[Route]:
     routes = [route for table in tables for route in table.routes]
     for route in routes:
         app.router.add_route(route.method, route.path, dispatcher(route, api))
     return routes
-
-
-def error_body(exc: MeetboxError) -> dict[str, Any]:
-    return {"success": False, "data": None, "msg": exc.message}

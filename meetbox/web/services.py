@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -53,6 +54,8 @@ class Api:
     api_key: str
     api_secret: str
     transcript_secret: str
+    # agent dispatches are rare: one lock keeps "at most one active per room" exact
+    dispatch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def data_dir(self) -> Path:

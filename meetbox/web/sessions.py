@@ -44,6 +44,7 @@ class SessionRecorder:
         return RoomRules(
             room_type=str(doc.get("type", "meeting")),
             max_participants=int(doc.get("maxParticipants") or 0),
+            host_id=doc.get("ownerId") or "",
         )
 
     async def joined(self, who: Presence, rules: RoomRules, info: ConnectionInfo) -> None:
@@ -55,13 +56,12 @@ class SessionRecorder:
             location = self.geo.locate(info.address)
             at = now_iso()
             if state is None:
-                room = await self.store.rooms.get(who.room) if is_id(who.room) else None
                 session = await self.store.sessions.insert(
                     {
                         "roomId": who.room,
                         "roomSid": who.room_sid,
                         "sessionType": rules.room_type,
-                        "hostId": room.get("ownerId") if room else None,
+                        "hostId": rules.host_id or None,
                         "domain": info.domain or "unknown",
                         "location": location,
                         "startedAt": at,

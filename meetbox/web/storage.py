@@ -77,19 +77,17 @@ async def limit_of(api: Api, user_id: str) -> int:
 
 
 async def set_limit(store: Store, user_id: str, limit: int) -> None:
-    if not await store.storage.update({"userId": user_id}, set={"storageLimit": limit}):
-        await store.storage.insert(
-            {"userId": user_id, "storageLimit": limit, "createdAt": now_iso()}
-        )
+    await store.storage.upsert({"userId": user_id}, {"storageLimit": limit, "updatedAt": now_iso()})
 
 
-async def usage(api: Api, user_id: str) -> dict[str, Any]:
+async def usage(api: Api, user_id: str, limit: int | None = None) -> dict[str, Any]:
     groups = await api.store.recordings.group(
         {"ownerId": user_id, "fileSize": {"$gt": 0}}, [], total="fileSize"
     )
     total = int(groups[0].total) if groups else 0
     count = groups[0].count if groups else 0
-    limit = await limit_of(api, user_id)
+    if limit is None:
+        limit = await limit_of(api, user_id)
     return {
         "totalUsage": total,
         "availableStorage": max(0, limit - total),
@@ -98,8 +96,8 @@ async def usage(api: Api, user_id: str) -> dict[str, Any]:
 
 
 async def info(api: Api, user_id: str, base: str) -> dict[str, Any]:
-    used = await usage(api, user_id)
     limit = await limit_of(api, user_id)
+    used = await usage(api, user_id, limit)
     total = used["totalUsage"]
     exceed = max(0, total - limit)
     percentage = round(total / limit * 100) if limit else (100 if total else 0)

@@ -1,4 +1,5 @@
-"""Multipart uploads streamed to disk with a size limit, published atomically."""
+"""Files in and out: multipart uploads streamed to disk with a size limit and published
+atomically; downloads served as attachments that a browser never renders."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from meetbox.errors import InvalidArgument, TooLarge
+from meetbox.errors import InvalidArgument, NotFound, TooLarge
 
 CHUNK = 256 * 1024
 
@@ -67,6 +68,21 @@ async def receive(request: web.Request, folder: Path, limit: int, field: str = "
         raise InvalidArgument(f"the multipart body is malformed: {reason}") from None
     # browsers and aiohttp percent-encode some characters of the name (", CR, LF, ...)
     return Upload(unquote(part.filename), size, temp)
+
+
+def attachment(path: Path, name: str, missing: str) -> web.FileResponse:
+    """``path`` as a download named ``name``; ``NotFound(missing)`` when it is not there."""
+    if not path.is_file():
+        raise NotFound(missing)
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 MULTIPART_SCHEMA = {

@@ -183,3 +183,11 @@ async def test_an_unreachable_mongodb_answers_unavailable_within_its_deadline() 
         await made.users.find_one({"email": "x@example.com"})
     assert time.monotonic() - start < 3.0
     await made.close()
+
+
+async def test_upsert_inserts_once_then_updates_in_place(store: Store) -> None:
+    await store.storage.upsert({"userId": "u1"}, {"storageLimit": 10})
+    first = await store.storage.find_one({"userId": "u1"})
+    assert first is not None and is_id(first["_id"]) and first["storageLimit"] == 10
+    await store.storage.upsert({"userId": "u1"}, {"storageLimit": 20})
+    assert await store.storage.find({"userId": "u1"}) == [{**first, "storageLimit": 20}]
