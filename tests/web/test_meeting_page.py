@@ -178,9 +178,13 @@ async def test_a_dropped_connection_reconnects_and_media_flows_again(
     await ann.wait_for_function(
         f"window.meetbox.self && window.meetbox.self.sid !== '{first_sid}'", timeout=20000
     )
-    await ann.wait_for_function(
-        "document.getElementById('status').textContent.startsWith('in room as')", timeout=10000
-    )
+    try:
+        await ann.wait_for_function(
+            "document.getElementById('status').textContent.startsWith('in room as')",
+            timeout=10000,
+        )
+    except Exception as exc:
+        raise AssertionError(await ann.locator("#status").text_content()) from exc
     await sees_video_of(ann, "ben")
     await ben.wait_for_function(
         f"(() => {{ const t = document.querySelector('.tile[data-identity=\"ann\"]');"

@@ -19,7 +19,7 @@ let pubPc = null;
 let subPc = null;
 let self = null;
 let localStream = null;
-let generation = 0; // bumped on reconnect: work begun for the old connection is dropped
+let generation = 0; // bumped on disconnect: work begun for the old connection is dropped
 
 function setStatus(text, isError = false) {
   $("status").textContent = text;
@@ -281,7 +281,6 @@ socket.on("remove-participant", (m) => {
 });
 function resetMedia() {
   // after a reconnect the server sees a new participant: start the media over
-  generation += 1;
   for (const pc of [pubPc, subPc]) pc?.close();
   pubPc = null;
   subPc = null;
@@ -298,6 +297,9 @@ function resetMedia() {
 
 let left = false;
 socket.on("disconnect", (reason) => {
+  // answers and offers begun for this connection must not be sent on the next one
+  // (Socket.IO would buffer them and deliver them after the reconnect)
+  generation += 1;
   if (left || reason === "io server disconnect") return; // left, removed or refused: no retry
   setStatus("connection lost: reconnecting…", true);
 });
