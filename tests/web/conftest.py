@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest_asyncio
 
@@ -20,6 +21,7 @@ ARGS = [
     "--no-first-run",
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
+    "--auto-select-desktop-capture-source=Entire screen",
     "--allow-loopback-in-peer-connection",
     "--autoplay-policy=no-user-gesture-required",
 ]
@@ -50,3 +52,15 @@ VIDEO_STATE = """
   return {width: tile.videoWidth, frames: tile.getVideoPlaybackQuality().totalVideoFrames};
 }
 """
+
+
+async def enter(page: Any, url: str) -> None:
+    """Open a meeting link and press join on its pre-join screen."""
+    await page.goto(url)
+    join = page.locator("#pj-join")
+    await join.wait_for(timeout=10000)
+    # the devices are listed once the preview has them
+    await page.wait_for_function(
+        "document.querySelector('#pj-camera').options.length > 0", timeout=10000
+    )
+    await join.click()

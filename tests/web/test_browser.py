@@ -7,7 +7,7 @@ import os
 import pytest
 
 from meetbox.server import EmbeddedServer
-from tests.web.conftest import ARTIFACTS, VIDEO_STATE
+from tests.web.conftest import ARTIFACTS, VIDEO_STATE, enter
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,7 +24,7 @@ async def test_two_browsers_see_each_other(meetbox_server: EmbeddedServer, brows
         context = await browser.new_context(viewport={"width": 1000, "height": 700})  # type: ignore[attr-defined]
         page = await context.new_page()
         token = meetbox_server.token("web", name, name=name)
-        await page.goto(f"{meetbox_server.url}/r/web?token={token}")
+        await enter(page, f"{meetbox_server.url}/r/web?token={token}")
         pages.append(page)
     ann, ben = pages
     for page, other in ((ann, "ben"), (ben, "ann")):
@@ -48,6 +48,9 @@ async def test_page_shows_why_a_bad_token_cannot_join(
     page = await context.new_page()
     token = meetbox_server.token("other-room", "ann")
     await page.goto(f"{meetbox_server.url}/r/web?token={token}")
+    warning = page.locator("#pj-message", has_text="for room 'other-room', not 'web'")
+    await warning.wait_for(timeout=10000)  # the page warns before joining; the server decides
+    await page.click("#pj-join")
     status = page.locator("#status.error")
     await status.wait_for(timeout=15000)
     assert "for room 'other-room', not 'web'" in (await status.text_content() or "")

@@ -11,7 +11,7 @@ import pytest
 from meetbox.server import EmbeddedServer
 from meetbox.web.api_auth import create_user
 from tests.helpers import eventually
-from tests.web.conftest import ARTIFACTS, VIDEO_STATE
+from tests.web.conftest import ARTIFACTS, VIDEO_STATE, enter
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,7 +28,7 @@ async def open_page(
     context = await browser.new_context(viewport={"width": 1200, "height": 800})
     page = await context.new_page()
     token = server.token(room, identity, name=identity.capitalize(), **grant)
-    await page.goto(f"{server.url}/r/{room}?token={token}")
+    await enter(page, f"{server.url}/r/{room}?token={token}")
     await page.wait_for_function("window.meetbox && window.meetbox.self", timeout=15000)
     return page
 
@@ -151,18 +151,25 @@ async def test_home_page_creates_a_room_and_a_guest_joins_by_its_link(
     await link.wait_for(state="visible", timeout=10000)
     url = await link.text_content()
     assert url is not None and "/r/" in url
-    await owner.fill("#join-form input[name=name]", "Olivia")
+    await owner.fill("#join-form input[name=room]", url)
     await owner.click("#join-form button")
+    await owner.wait_for_url("**/r/*", timeout=10000)
+    await owner.fill("#pj-name", "Olivia")  # signed in: the page asks for a token as this user
+    await owner.click("#pj-join")
     await owner.wait_for_function("window.meetbox && window.meetbox.self", timeout=15000)
     assert await owner.evaluate("window.meetbox.self.is_host") is True
 
     guest = await (await browser.new_context()).new_page()
-    await guest.goto(url)  # a bare link: the home page asks for a name first
-    await guest.wait_for_url("**/?room=*", timeout=10000)
-    await guest.fill("#join-form input[name=name]", "Gus")
-    await guest.click("#join-form button")
+    await guest.goto(url)  # a bare link: the pre-join screen asks for a name
+    assert await guest.locator("#pj-name").get_attribute("readonly") is None
+    await guest.click("#pj-join")  # no name: the form does not submit
+    assert await guest.evaluate("document.querySelector('#pj-name').validity.valueMissing")
+    assert await guest.evaluate("window.meetbox.self") is None
+    await guest.fill("#pj-name", "Gus")
+    await guest.click("#pj-join")
     await guest.wait_for_function("window.meetbox && window.meetbox.self", timeout=15000)
     assert await guest.evaluate("window.meetbox.self.is_host") is False
+    assert await guest.evaluate("window.meetbox.self.name") == "Gus"
     await sees_video_of(guest, await owner.evaluate("window.meetbox.self.identity"))
 
 

@@ -61,16 +61,11 @@ $("create-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("join-form").addEventListener("submit", async (event) => {
+$("join-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const form = new FormData(event.target);
-  const room = roomIdFrom(String(form.get("room")));
-  try {
-    const data = await api("POST", `/room/${encodeURIComponent(room)}/token`, { name: form.get("name") });
-    location.assign(`/r/${encodeURIComponent(room)}?token=${encodeURIComponent(data.token)}`);
-  } catch (err) {
-    setStatus(`cannot join: ${err.message}`, true);
-  }
+  const room = roomIdFrom(String(new FormData(event.target).get("room")));
+  // the meeting page asks for the name and the devices before joining
+  location.assign(`/r/${encodeURIComponent(room)}`);
 });
 
 const linked = new URLSearchParams(location.search).get("room");

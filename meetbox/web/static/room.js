@@ -3,17 +3,22 @@
 import { io } from "/vendor/socket.io.js";
 import { Chat } from "/static/chat.js";
 import { Whiteboard } from "/static/whiteboard.js";
+import { PreJoin } from "/static/prejoin.js";
 
 const $ = (id) => document.getElementById(id);
 const room = decodeURIComponent(location.pathname.split("/").pop());
-const token = new URLSearchParams(location.search).get("token");
+let token = new URLSearchParams(location.search).get("token");
 const grid = $("grid");
 $("room-name").textContent = room;
 
 const participants = new Map(); // sid -> info
 const tiles = new Map(); // participant sid -> tile
 const trackOwner = new Map(); // track sid -> participant sid
-const mine = new Map(); // kind -> {sid, track}
+const mine = new Map(); // kind -> {sid, track}: camera and microphone
+const screens = new Map(); // local screen track -> {sid, transceiver}
+const trackInfo = new Map(); // track sid -> {source, kind, ...}
+let choices = { camera: true, mic: true, cameraId: null, micId: null, speakerId: null };
+let negotiating = Promise.resolve();
 let midToTrack = {};
 let pubPc = null;
 let subPc = null;
@@ -45,7 +50,7 @@ function hostControls(tile, sid) {
   tile.el.append(box);
 }
 
-function tileFor(sid, info) {
+function tileFor(sid, info, screenOf = null) {
   let tile = tiles.get(sid);
   if (!tile) {
     const el = document.createElement("div");
@@ -62,13 +67,22 @@ function tileFor(sid, info) {
     badge.hidden = true;
     badge.textContent = "muted";
     el.append(video, name, badge);
-    grid.append(el);
+    if (screenOf) grid.prepend(el); // shared screens lead the grid
+    else grid.append(el);
     tile = { el, video, name, badge, stream: new MediaStream(), audio: null };
     video.srcObject = tile.stream;
     tiles.set(sid, tile);
+    if (screenOf) {
+      // a shared screen: its own wide tile, named after its owner, no host controls
+      el.classList.add("screen");
+      el.dataset.owner = screenOf;
+      const owner = participants.get(screenOf);
+      name.textContent = screenOf === self.sid ? "your screen" : `${owner ? owner.name : "someone"}'s screen`;
+      return tile;
+    }
     if (isHost() && sid !== self.sid) hostControls(tile, sid);
   }
-  if (info) {
+  if (info && !screenOf) {
     tile.name.textContent = sid === self?.sid ? `${info.name} (you)` : info.name; // text, never markup
     tile.el.dataset.identity = info.identity;
   }
@@ -78,6 +92,7 @@ function tileFor(sid, info) {
 function removeTile(sid) {
   tiles.get(sid)?.el.remove();
   tiles.delete(sid);
+  for (const [key, tile] of tiles) if (tile.el.dataset.owner === sid) removeTile(key);
 }
 
 function showMuted(trackSid, muted) {
@@ -108,51 +123,155 @@ function iceGatheringDone(pc) {
   });
 }
 
+function constraints(kind) {
+  if (kind === "audio") return choices.micId ? { deviceId: { exact: choices.micId } } : true;
+  return { deviceId: choices.cameraId ? { exact: choices.cameraId } : undefined, width: 640, height: 480 };
+}
+
+// one publish negotiation at a time: a screen share and a granted mic may overlap
+function serially(work) {
+  const next = negotiating.then(work, work);
+  negotiating = next.catch(() => {});
+  return next;
+}
+
+// offer the publisher connection's current state; `sources` names the new senders' tracks
+async function negotiate(sources) {
+  const started = generation;
+  const pc = pubPc;
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceGatheringDone(pc);
+  if (started !== generation) return null;
+  const tracks = {};
+  for (const [transceiver, source] of sources) tracks[transceiver.mid] = { source };
+  const ack = await request("publish_offer", { sdp: pc.localDescription.sdp, tracks });
+  if (!ack.ok || started !== generation) return null;
+  await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+  for (const published of ack.tracks) {
+    trackOwner.set(published.sid, self.sid);
+    trackInfo.set(published.sid, published);
+  }
+  return ack;
+}
+
+// send tracks: resolves with [{track, transceiver, sid}] for those the server accepted
+function sendTracks(entries) {
+  return serially(async () => {
+    pubPc = pubPc || new RTCPeerConnection();
+    const pc = pubPc;
+    const sources = new Map();
+    const added = entries.map(({ track, source }) => {
+      const transceiver = pc.addTransceiver(track, { direction: "sendonly" });
+      sources.set(transceiver, source);
+      return { track, transceiver };
+    });
+    const ack = await negotiate(sources);
+    if (!ack) return [];
+    return added.flatMap((entry) => {
+      const published = ack.tracks.find((t) => t.mid === entry.transceiver.mid);
+      return published ? [{ ...entry, sid: published.sid }] : [];
+    });
+  });
+}
+
+async function capture(kinds) {
+  const wanted = { audio: kinds.includes("audio") && constraints("audio"), video: kinds.includes("video") && constraints("video") };
+  try {
+    return await navigator.mediaDevices.getUserMedia(wanted);
+  } catch (err) {
+    if (kinds.length > 1) {
+      // one refused or missing device should not cost the other
+      const parts = await Promise.all(kinds.map((kind) => capture([kind])));
+      return new MediaStream(parts.flatMap((p) => (p ? p.getTracks() : [])));
+    }
+    const what = kinds[0] === "audio" ? "microphone" : "camera";
+    setStatus(`${what} refused or missing (${err.name}): allow it in the browser and try again`, true);
+    return null;
+  }
+}
+
 async function publish(kinds) {
   const started = generation;
-  const wanted = { audio: kinds.includes("audio"), video: kinds.includes("video") ? { width: 640, height: 480 } : false };
-  let stream;
-  try {
-    stream = await navigator.mediaDevices.getUserMedia(wanted);
-  } catch (err) {
-    setStatus(`camera or microphone refused (${err.name}): allow them in the browser and reload`, true);
+  const stream = await capture(kinds);
+  if (!stream || stream.getTracks().length === 0) return;
+  if (started !== generation) {
+    for (const track of stream.getTracks()) track.stop();
     return;
   }
   localStream = localStream || new MediaStream();
   for (const track of stream.getTracks()) localStream.addTrack(track);
-  const local = tileFor(self.sid, self);
-  local.video.srcObject = localStream;
-  if (started !== generation) return;
-  pubPc = pubPc || new RTCPeerConnection();
-  const pc = pubPc;
-  const added = stream.getTracks().map((track) => pc.addTransceiver(track, { direction: "sendonly" }));
-  await pc.setLocalDescription(await pc.createOffer());
-  await iceGatheringDone(pc);
-  if (started !== generation) return;
-  const tracks = {};
-  for (const t of pc.getTransceivers()) {
-    if (t.sender.track) tracks[t.mid] = { source: t.sender.track.kind === "audio" ? "microphone" : "camera" };
-  }
-  const ack = await request("publish_offer", { sdp: pc.localDescription.sdp, tracks });
-  if (!ack.ok || started !== generation) return;
-  await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
-  for (const published of ack.tracks) {
-    const transceiver = added.find((t) => t.mid === published.mid);
-    if (transceiver) mine.set(published.kind, { sid: published.sid, track: transceiver.sender.track });
-    trackOwner.set(published.sid, self.sid);
-  }
+  tileFor(self.sid, self).video.srcObject = localStream;
+  const entries = stream.getTracks().map((track) => ({ track, source: track.kind === "audio" ? "microphone" : "camera" }));
+  for (const { track, sid } of await sendTracks(entries)) mine.set(track.kind, { sid, track });
 }
 
-async function toggle(kind, button) {
+function showPressed(kind, off) {
+  const button = $(kind === "audio" ? "mic" : "cam");
+  button.setAttribute("aria-pressed", String(off));
+  button.textContent = kind === "audio" ? (off ? "unmute mic" : "mute mic") : (off ? "camera on" : "camera off");
+}
+
+async function setMuted(kind, muted) {
   const entry = mine.get(kind);
-  if (!entry) return;
-  const muted = button.getAttribute("aria-pressed") !== "true";
   entry.track.enabled = !muted;
   const ack = await request("mute_track", { track_sid: entry.sid, muted });
   if (!ack.ok) return;
-  button.setAttribute("aria-pressed", String(muted));
+  showPressed(kind, muted);
+  choices[kind === "audio" ? "mic" : "camera"] = !muted;
   if (kind === "video") request("video-off", { off: muted });
-  button.textContent = kind === "audio" ? (muted ? "unmute mic" : "mute mic") : (muted ? "camera on" : "camera off");
+}
+
+async function shareScreen() {
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false });
+  } catch (err) {
+    setStatus(`screen share not started (${err.name})`, true);
+    return;
+  }
+  const track = stream.getVideoTracks()[0];
+  const [sent] = await sendTracks([{ track, source: "screen_share" }]);
+  if (!sent) {
+    track.stop();
+    return;
+  }
+  screens.set(track, sent);
+  const tile = tileFor(`screen:${sent.sid}`, null, self.sid);
+  tile.stream.addTrack(track);
+  track.addEventListener("ended", () => stopScreen(track)); // the browser's own "stop sharing"
+  showSharing();
+}
+
+async function stopScreen(track) {
+  const sent = screens.get(track);
+  if (!sent) return;
+  screens.delete(track);
+  track.stop();
+  removeTile(`screen:${sent.sid}`);
+  showSharing();
+  await serially(async () => {
+    // the m-section goes inactive: the server unpublishes the track and tells the room
+    pubPc.removeTrack(sent.transceiver.sender);
+    await negotiate(new Map());
+  });
+}
+
+function showSharing() {
+  const sharing = screens.size > 0;
+  $("share").setAttribute("aria-pressed", String(sharing));
+  $("share").textContent = sharing ? "stop sharing" : "share screen";
+}
+
+async function toggle(kind) {
+  if (!mine.has(kind)) {
+    // joined with it off (or it was refused): turning it on publishes it now
+    if (!self?.permission.can_publish) return;
+    choices[kind === "audio" ? "mic" : "camera"] = true;
+    await publish([kind]);
+    if (mine.has(kind)) showPressed(kind, false);
+    return;
+  }
+  await setMuted(kind, mine.get(kind).track.enabled);
 }
 
 // noise suppression as the seed describes: constraints applied in place, else a new track
@@ -195,11 +314,18 @@ async function onSubscriberOffer({ sdp, tracks }) {
     subPc = new RTCPeerConnection();
     subPc.addEventListener("track", (event) => {
       const participantSid = event.streams[0] ? event.streams[0].id : "unknown";
-      const tile = tileFor(participantSid, participants.get(participantSid));
+      const trackSid = midToTrack[event.transceiver.mid];
+      const screen = trackInfo.get(trackSid)?.source === "screen_share";
+      const tile = screen
+        ? tileFor(`screen:${trackSid}`, null, participantSid)
+        : tileFor(participantSid, participants.get(participantSid));
       tile.stream.addTrack(event.track);
       if (event.track.kind === "audio") {
         tile.audio = tile.audio || new Audio();
         tile.audio.srcObject = new MediaStream([event.track]);
+        if (choices.speakerId && tile.audio.setSinkId) {
+          tile.audio.setSinkId(choices.speakerId).catch((err) => setStatus(`speaker: ${err.message}`, true));
+        }
         tile.audio.play().catch(() => setStatus("click anywhere to hear the others"));
       }
       event.track.addEventListener("ended", () => tile.stream.removeTrack(event.track));
@@ -230,12 +356,8 @@ document.addEventListener("click", () => {
   for (const tile of tiles.values()) if (tile.audio) tile.audio.play().catch(() => {});
 });
 
-if (!token) {
-  // a bare link to the room: the home page asks for a name and gets the page a token
-  location.replace(`/?room=${encodeURIComponent(room)}`);
-}
-
-const socket = io({ path: "/socket.io", auth: { token, room }, transports: ["websocket"] });
+// the socket connects once the pre-join screen is done
+const socket = io({ path: "/socket.io", autoConnect: false, transports: ["websocket"] });
 const chat = new Chat($("chat-list"), $("chat-form"), socket, (m) => setStatus(m, true));
 const board = new Whiteboard($("whiteboard"), socket);
 board.onError = (m) => setStatus(`whiteboard: ${m}`, true);
@@ -286,13 +408,15 @@ function resetMedia() {
   subPc = null;
   for (const track of localStream?.getTracks() || []) track.stop();
   localStream = null;
+  for (const track of screens.keys()) track.stop();
+  screens.clear();
+  showSharing();
   for (const sid of [...tiles.keys()]) removeTile(sid);
   participants.clear();
   trackOwner.clear();
+  trackInfo.clear();
   mine.clear();
-  for (const id of ["mic", "cam"]) $(id).setAttribute("aria-pressed", "false");
-  $("mic").textContent = "mute mic";
-  $("cam").textContent = "camera off";
+  negotiating = Promise.resolve();
 }
 
 let left = false;
@@ -315,14 +439,22 @@ socket.on("room_connected", async (data) => {
   showRecording(Boolean(data.state?.recording));
   for (const p of data.participants) {
     participants.set(p.sid, p);
-    for (const t of p.tracks || []) trackOwner.set(t.sid, p.sid);
+    for (const t of p.tracks || []) {
+      trackOwner.set(t.sid, p.sid);
+      trackInfo.set(t.sid, t);
+    }
     tileFor(p.sid, p);
     for (const t of p.tracks || []) if (t.muted && t.kind === "audio") showMuted(t.sid, true);
   }
   participants.set(self.sid, self);
   const state = await request("whiteBoardStateRequest");
   if (state.ok) board.load(state.state);
-  if (self.permission.can_publish) await publish(["audio", "video"]);
+  showPressed("audio", !choices.mic);
+  showPressed("video", !choices.camera);
+  if (!self.permission.can_publish) return;
+  // join muted: the microphone is published but silent, so unmuting is instant
+  await publish(choices.camera ? ["audio", "video"] : ["audio"]);
+  if (!choices.mic && mine.has("audio")) await setMuted("audio", true);
 });
 socket.on("participant_joined", ({ participant }) => {
   participants.set(participant.sid, participant);
@@ -340,14 +472,21 @@ socket.on("participant_updated", ({ participant }) => {
     if (self.permission.can_publish && !mine.has("audio")) publish(["audio"]);
   }
 });
-socket.on("track_published", ({ participant_sid, track }) => trackOwner.set(track.sid, participant_sid));
+socket.on("track_published", ({ participant_sid, track }) => {
+  trackOwner.set(track.sid, participant_sid);
+  trackInfo.set(track.sid, track);
+});
+socket.on("track_unpublished", ({ track_sid }) => {
+  trackInfo.delete(track_sid);
+  removeTile(`screen:${track_sid}`);
+});
 socket.on("track_muted", ({ track_sid, muted }) => {
   showMuted(track_sid, muted);
   const entry = mine.get("audio");
   if (entry && entry.sid === track_sid && muted) {
     entry.track.enabled = false;
-    $("mic").setAttribute("aria-pressed", "true");
-    $("mic").textContent = "unmute mic";
+    choices.mic = false;
+    showPressed("audio", true);
   }
 });
 socket.on("active_speakers", ({ speakers }) => {
@@ -371,8 +510,12 @@ socket.on("mute-mic-request", (m) => {
   if (!m.mute) setStatus("the host asks you to unmute your microphone");
 });
 
-$("mic").addEventListener("click", (e) => toggle("audio", e.currentTarget));
-$("cam").addEventListener("click", (e) => toggle("video", e.currentTarget));
+$("mic").addEventListener("click", () => toggle("audio"));
+$("cam").addEventListener("click", () => toggle("video"));
+$("share").addEventListener("click", () => {
+  if (screens.size) for (const track of [...screens.keys()]) stopScreen(track);
+  else shareScreen();
+});
 $("noise").addEventListener("click", (e) => {
   setNoiseSuppression(e.currentTarget.getAttribute("aria-pressed") !== "true")
     .catch((err) => setStatus(`noise suppression: ${err.message}`, true));
@@ -394,4 +537,18 @@ $("brush-size").addEventListener("input", (e) => { board.brush.size = Number(e.t
 $("brush-color").addEventListener("input", (e) => { board.brush.color = e.target.value; });
 $("eraser").addEventListener("change", (e) => { board.brush.eraser = e.target.checked; });
 
-window.meetbox = { socket, tiles, board, chat, audioPacketsFrom, mine, get self() { return self; }, get selfSid() { return self?.sid; } };
+window.meetbox = {
+  socket, tiles, board, chat, audioPacketsFrom, mine, screens,
+  get choices() { return choices; },
+  get self() { return self; },
+  get selfSid() { return self?.sid; },
+};
+
+new PreJoin({ token, room }).open().then((chosen) => {
+  ({ token } = chosen);
+  choices = chosen;
+  $("meeting").hidden = false;
+  setStatus("connecting…");
+  socket.auth = { token, room };
+  socket.connect();
+});
