@@ -1,4 +1,5 @@
-"""The ``meetbox`` command line: ``serve``, ``token``, ``user create`` and ``client create``."""
+"""The ``meetbox`` command line: ``serve``, ``token``, ``user create``, ``client create``
+and ``loadtest``."""
 
 from __future__ import annotations
 
@@ -161,6 +162,51 @@ def cmd_client_create(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(settings, work))
 
 
+def _resolution(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d{2,4})x(\d{2,4})", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"resolution {text!r} must look like 640x480")
+    return int(match.group(1)), int(match.group(2))
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from meetbox.loadtest.report import print_summary, progress_printer
+    from meetbox.loadtest.runner import LoadSpec, run_load
+
+    key, secret = args.api_key, args.api_secret
+    if not (key and secret):
+        keys = load_or_create_keys(_settings(args).server.data_dir, _settings(args).keys)
+        key, secret = keys.api_key, keys.api_secret
+    width, height = args.resolution
+    spec = LoadSpec(
+        url=args.url.rstrip("/"),
+        api_key=key,
+        api_secret=secret,
+        room=args.room,
+        publishers=args.publishers,
+        subscribers=args.subscribers,
+        workers=args.workers,
+        duration=args.duration,
+        join_timeout=args.join_timeout,
+        width=width,
+        height=height,
+        bitrate=args.bitrate,
+        fps=args.fps,
+        video=not args.no_video,
+        audio=not args.no_audio,
+        server_pid=args.server_pid,
+    )
+    printer = progress_printer(spec)
+    result = run_load(spec, printer.second)
+    printer.close()
+    print_summary(result, sys.stdout)
+    if args.json:
+        from meetbox.loadtest.report import write_json
+
+        write_json(result, args.json)
+    return 0 if result.joined and not result.errors else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meetbox", description="A self-contained video-meeting server."
@@ -213,6 +259,32 @@ def build_parser() -> argparse.ArgumentParser:
     common(make)
     make.add_argument("--name", required=True)
     make.set_defaults(func=cmd_client_create)
+
+    load = sub.add_parser(
+        "loadtest", help="publishers looping pre-encoded VP8 + Opus, subscribers counting it"
+    )
+    common(load)
+    load.add_argument("--url", default="http://127.0.0.1:7880", help="the server to load")
+    load.add_argument("--api-key", default=os.environ.get("MEETBOX_API_KEY"))
+    load.add_argument(
+        "--api-secret",
+        default=os.environ.get("MEETBOX_API_SECRET"),
+        help="with --api-key; default: the keys in the data directory",
+    )
+    load.add_argument("--room", default="loadtest")
+    load.add_argument("--publishers", type=int, default=1)
+    load.add_argument("--subscribers", type=int, default=10)
+    load.add_argument("--workers", type=int, default=1, help="worker processes")
+    load.add_argument("--duration", type=float, default=30, help="steady-state seconds")
+    load.add_argument("--join-timeout", type=float, default=90)
+    load.add_argument("--resolution", type=_resolution, default=(640, 480))
+    load.add_argument("--bitrate", type=int, default=1_000_000, help="video bits per second")
+    load.add_argument("--fps", type=int, default=30)
+    load.add_argument("--no-video", action="store_true")
+    load.add_argument("--no-audio", action="store_true")
+    load.add_argument("--server-pid", type=int, help="default: whoever listens on the URL's port")
+    load.add_argument("--json", type=Path, help="also write the results here")
+    load.set_defaults(func=cmd_loadtest)
     return parser
 
 

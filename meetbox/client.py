@@ -14,18 +14,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import socketio
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from meetbox.errors import MeetboxError
+from meetbox.sfu import hooks
 from meetbox.sfu.tasks import BackgroundTasks
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class RtpSink(Protocol):
+    """Takes RTP packets as they arrive (e.g. :class:`meetbox.media.rtpcount.RtpCounter`)."""
+
+    payload_kinds: dict[int, str]  # filled by the client: payload type -> "audio" | "video"
+
+    def add(self, data: bytes, arrival_ms: int) -> None: ...
 
 
 class ClientError(MeetboxError):
@@ -50,8 +59,18 @@ class RemoteTrack:
 
 
 class Client:
-    def __init__(self, url: str, token: str, *, room: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        room: str | None = None,
+        rtp_sink: RtpSink | None = None,
+    ) -> None:
+        """``rtp_sink``, when given, takes every RTP packet the subscriber connection
+        receives (decrypted, not decoded: no decoder or jitter buffer runs)."""
         self.url = url
+        self.rtp_sink = rtp_sink
         self.token = token
         self.room_name = room
         self.sio = socketio.AsyncClient(reconnection=False)
@@ -358,6 +377,8 @@ class Client:
             self.subscriber.on("track", self._on_track)
         pc = self.subscriber
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        if self.rtp_sink is not None:
+            sink_media(pc, self.rtp_sink)
         await pc.setLocalDescription(await pc.createAnswer())
         await self._call("subscriber_answer", {"sdp": pc.localDescription.sdp})
 
@@ -378,3 +399,26 @@ class Client:
             mid=transceiver.mid,
         )
         self._tasks.spawn(self._notify())
+
+
+def sink_media(pc: RTCPeerConnection, sink: RtpSink) -> None:
+    """Hand the RTP a peer connection receives to ``sink`` instead of aiortc's receivers
+    (call it after setRemoteDescription, before the transport connects)."""
+    kinds: dict[int, str] = {}
+    for transceiver in pc.getTransceivers():
+        hooks.park_receiver(transceiver.receiver)
+        for codec in transceiver._codecs:
+            if codec.payloadType is None:
+                continue
+            rtx = codec.mimeType.lower().endswith("/rtx")
+            kinds[codec.payloadType] = "rtx" if rtx else transceiver.kind
+    sink.payload_kinds.update(kinds)
+
+    async def on_rtp(data: bytes, arrival_ms: int) -> None:
+        sink.add(data, arrival_ms)
+
+    async def no_rtcp(data: bytes) -> None:
+        return None
+
+    for transceiver in pc.getTransceivers():
+        hooks.intercept_transport(hooks.transport_of(transceiver), on_rtp, no_rtcp)

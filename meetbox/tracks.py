@@ -17,7 +17,7 @@ AUDIO_RATE = 48000
 AUDIO_PTIME = 0.02
 
 
-class _Paced:
+class Pacer:
     """Paces ``recv`` to real time, as a camera or microphone would."""
 
     def __init__(self, interval: float) -> None:
@@ -47,7 +47,7 @@ class CounterVideoTrack(MediaStreamTrack):
         self.width = width
         self.height = height
         self.fps = fps
-        self._pace = _Paced(1.0 / fps)
+        self._pace = Pacer(1.0 / fps)
 
     async def recv(self) -> av.VideoFrame:
         n = await self._pace.next()
@@ -69,7 +69,7 @@ class ToneAudioTrack(MediaStreamTrack):
         self.frequency = frequency
         self.amplitude = amplitude
         self._samples = int(AUDIO_RATE * AUDIO_PTIME)
-        self._pace = _Paced(AUDIO_PTIME)
+        self._pace = Pacer(AUDIO_PTIME)
 
     async def recv(self) -> av.AudioFrame:
         n = await self._pace.next()

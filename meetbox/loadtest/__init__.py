@@ -1,0 +1,1 @@
+"""``meetbox loadtest``: publishers that loop pre-encoded media, subscribers that count it."""

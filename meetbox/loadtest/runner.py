@@ -1,0 +1,288 @@
+"""Run a load test: spread publishers and subscribers over worker processes, aggregate
+their reports each second, and measure a steady-state window once everyone has joined."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from meetbox.loadtest import procstat
+from meetbox.loadtest.clip import encode_audio, encode_video
+from meetbox.loadtest.worker import WorkerPlan, WorkerReport, run
+from meetbox.media.rtpcount import Totals
+from meetbox.signalling.tokens import VideoGrant, mint_token
+
+logger = logging.getLogger(__name__)
+
+WARMUP = 2.0
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    url: str
+    api_key: str
+    api_secret: str
+    room: str = "loadtest"
+    publishers: int = 1
+    subscribers: int = 10
+    workers: int = 1
+    duration: float = 30.0
+    join_timeout: float = 90.0
+    width: int = 640
+    height: int = 480
+    bitrate: int = 1_000_000
+    fps: int = 30
+    video: bool = True
+    audio: bool = True
+    server_pid: int | None = None
+    worker_cpus: tuple[int, ...] = ()  # pin the workers (the benchmark: off the server's core)
+
+
+@dataclass
+class Second:
+    elapsed: float
+    joined: int
+    bitrate_bps: float  # received, mean per subscriber
+    fps: float  # video frames received, mean per subscriber
+    loss: float  # fraction of the packets expected in this second
+    server_cpu: float | None  # cores
+
+
+@dataclass
+class LoadResult:
+    spec: LoadSpec
+    seconds: list[Second] = field(default_factory=list)
+    join_ms: list[float] = field(default_factory=list)
+    joined: int = 0
+    window: Totals = field(default_factory=Totals)  # all subscribers, steady state
+    window_seconds: float = 0.0
+    server_cpu_s: float | None = None  # in the window
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def packets_per_second(self) -> float:
+        return self.window.packets / self.window_seconds if self.window_seconds else 0.0
+
+    @property
+    def loss(self) -> float:
+        return self.window.lost / self.window.expected if self.window.expected else 0.0
+
+    @property
+    def bitrate_per_subscriber(self) -> float:
+        if not self.window_seconds or not self.joined:
+            return 0.0
+        return self.window.bytes * 8 / self.window_seconds / self.joined
+
+    @property
+    def fps_per_subscriber(self) -> float:
+        if not self.window_seconds or not self.joined:
+            return 0.0
+        return self.window.frames / self.window_seconds / self.joined
+
+    @property
+    def server_cores(self) -> float | None:
+        if self.server_cpu_s is None or not self.window_seconds:
+            return None
+        return self.server_cpu_s / self.window_seconds
+
+    def percentile_join(self, q: float) -> float | None:
+        if not self.join_ms:
+            return None
+        if len(self.join_ms) == 1:
+            return self.join_ms[0]
+        return statistics.quantiles(self.join_ms, n=100, method="inclusive")[round(q) - 1]
+
+
+def _tokens(spec: LoadSpec, prefix: str, count: int, publish: bool) -> list[str]:
+    grant = VideoGrant(
+        room=spec.room, room_join=True, can_publish=publish, can_subscribe=not publish
+    )
+    return [
+        mint_token(spec.api_key, spec.api_secret, f"{prefix}-{i}", grant, ttl=3600)
+        for i in range(count)
+    ]
+
+
+def _plans(spec: LoadSpec) -> list[WorkerPlan]:
+    video = encode_video(spec.width, spec.height, spec.bitrate, spec.fps) if spec.video else None
+    audio = encode_audio() if spec.audio else None
+    publishers = _tokens(spec, "pub", spec.publishers, True)
+    subscribers = _tokens(spec, "sub", spec.subscribers, False)
+    workers = max(1, spec.workers)
+    return [
+        WorkerPlan(
+            index=i,
+            url=spec.url,
+            room=spec.room,
+            publisher_tokens=tuple(publishers[i::workers]),
+            subscriber_tokens=tuple(subscribers[i::workers]),
+            video=video,
+            audio=audio,
+        )
+        for i in range(workers)
+    ]
+
+
+def _start_worker(plan: WorkerPlan, reports: Any, stop: Any, cpus: tuple[int, ...]) -> None:
+    import os
+
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    run(plan, reports, stop)
+
+
+class _Aggregate:
+    """The latest report of each worker, summed."""
+
+    def __init__(self) -> None:
+        self.latest: dict[int, WorkerReport] = {}
+        self.errors: list[str] = []
+
+    def add(self, report: WorkerReport) -> None:
+        self.latest[report.worker] = report
+        self.errors.extend(report.errors)
+
+    def stamp(self) -> float:
+        """The mean time of the latest reports (their totals are as of then)."""
+        if not self.latest:
+            return time.time()
+        return sum(r.at for r in self.latest.values()) / len(self.latest)
+
+    def totals(self) -> Totals:
+        total = Totals()
+        for report in self.latest.values():
+            for sub in report.subscribers:
+                total += sub.totals
+        return total
+
+    def joined(self, video: bool) -> int:
+        return sum(
+            1
+            for r in self.latest.values()
+            for s in r.subscribers
+            if (s.join_ms is not None or not video)
+        )
+
+    def join_ms(self) -> list[float]:
+        return [
+            s.join_ms for r in self.latest.values() for s in r.subscribers if s.join_ms is not None
+        ]
+
+
+def run_load(
+    spec: LoadSpec, on_second: Callable[[Second, float], None] | None = None
+) -> LoadResult:
+    """Run ``spec`` to the end; ``on_second(sample, progress 0..1)`` sees each second."""
+    result = LoadResult(spec)
+    pid = spec.server_pid
+    if pid is None:
+        port = urlsplit(spec.url).port
+        pid = procstat.listening_pid(port) if port else None
+    context = multiprocessing.get_context("spawn")
+    reports: Any = context.Queue()
+    stop = context.Event()
+    plans = _plans(spec)
+    processes = [
+        context.Process(
+            target=_start_worker, args=(plan, reports, stop, spec.worker_cpus), daemon=True
+        )
+        for plan in plans
+    ]
+    for process in processes:
+        process.start()
+    aggregate = _Aggregate()
+    started = time.monotonic()
+    phase_end = started + spec.join_timeout
+    window_start: tuple[float, Totals, float | None, float] | None = None
+    previous = (started, Totals(), procstat.cpu_seconds(pid) if pid else None)
+    try:
+        while True:
+            try:
+                aggregate.add(reports.get(timeout=1.0))
+            except queue.Empty:
+                if not any(p.is_alive() for p in processes):
+                    result.errors.append("every worker process ended early")
+                    break
+            now = time.monotonic()
+            if now - previous[0] >= 1.0:
+                totals = aggregate.totals()
+                cpu = procstat.cpu_seconds(pid) if pid else None
+                span = now - previous[0]
+                joined = aggregate.joined(spec.video)
+                delta_packets = totals.expected - previous[1].expected
+                sample = Second(
+                    elapsed=now - started,
+                    joined=joined,
+                    bitrate_bps=(totals.bytes - previous[1].bytes) * 8 / span / max(joined, 1),
+                    fps=(totals.frames - previous[1].frames) / span / max(joined, 1),
+                    loss=(totals.lost - previous[1].lost) / delta_packets
+                    if delta_packets > 0
+                    else 0.0,
+                    server_cpu=(cpu - previous[2]) / span
+                    if cpu is not None and previous[2] is not None
+                    else None,
+                )
+                result.seconds.append(sample)
+                previous = (now, totals, cpu)
+                if window_start is None:  # joining: the first 30%
+                    done = 0.3 * joined / max(spec.subscribers, 1)
+                else:
+                    done = 0.3 + 0.7 * (now - window_start[0]) / max(spec.duration, 1e-9)
+                if on_second is not None:
+                    on_second(sample, min(done, 1.0))
+            if window_start is None:
+                everyone = aggregate.joined(spec.video) >= spec.subscribers
+                if everyone and phase_end > now + WARMUP:
+                    phase_end = now + WARMUP  # all joined: warm up, then measure
+                if now >= phase_end:
+                    if aggregate.joined(spec.video) < spec.subscribers:
+                        result.errors.append(
+                            f"only {aggregate.joined(spec.video)} of {spec.subscribers} subscribers"
+                            f" received media within {spec.join_timeout:.0f}s"
+                        )
+                    window_start = (
+                        now,
+                        aggregate.totals(),
+                        procstat.cpu_seconds(pid) if pid else None,
+                        aggregate.stamp(),
+                    )
+                    phase_end = now + spec.duration
+            elif now >= phase_end:
+                end_totals = aggregate.totals()
+                cpu = procstat.cpu_seconds(pid) if pid else None
+                # the reports' own times: a busy worker's report can be late
+                result.window_seconds = aggregate.stamp() - window_start[3]
+                result.window = Totals(
+                    end_totals.packets - window_start[1].packets,
+                    end_totals.bytes - window_start[1].bytes,
+                    end_totals.lost - window_start[1].lost,
+                    end_totals.expected - window_start[1].expected,
+                    end_totals.frames - window_start[1].frames,
+                )
+                if cpu is not None and window_start[2] is not None:
+                    result.server_cpu_s = cpu - window_start[2]
+                break
+    finally:
+        stop.set()
+        deadline = time.monotonic() + 15
+        for process in processes:
+            process.join(max(0.1, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+        while True:
+            try:
+                report = reports.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                break
+            aggregate.add(report)
+    result.errors.extend(aggregate.errors)
+    result.join_ms = aggregate.join_ms()
+    result.joined = aggregate.joined(spec.video)
+    return result

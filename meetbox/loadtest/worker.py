@@ -1,0 +1,115 @@
+"""One load worker process: its share of publishers and subscribers, reporting each second."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing.queues
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from meetbox.client import Client
+from meetbox.loadtest.clip import Clip
+from meetbox.loadtest.tracks import ClipTrack
+from meetbox.media.rtpcount import RtpCounter, Totals
+
+logger = logging.getLogger(__name__)
+
+JOIN_CONCURRENCY = 8
+REPORT_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    index: int
+    url: str
+    room: str
+    publisher_tokens: tuple[str, ...]
+    subscriber_tokens: tuple[str, ...]
+    video: Clip | None
+    audio: Clip | None
+
+
+@dataclass
+class SubscriberReport:
+    join_ms: float | None
+    totals: Totals
+
+
+@dataclass
+class WorkerReport:
+    worker: int
+    at: float  # time.time()
+    subscribers: list[SubscriberReport] = field(default_factory=list)
+    publishers: int = 0
+    errors: list[str] = field(default_factory=list)
+    done: bool = False
+
+
+def run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], stop: Any) -> None:
+    """The worker process' entry point: runs until the ``stop`` event is set."""
+    logging.basicConfig(level=logging.ERROR)
+    asyncio.run(_run(plan, reports, stop))
+
+
+async def _publish(plan: WorkerPlan, token: str) -> Client:
+    client = Client(plan.url, token, room=plan.room)
+    await client.connect(timeout=30)
+    for clip in (plan.video, plan.audio):
+        if clip is None:
+            continue
+        track = ClipTrack(clip)
+        await client.publish(track)
+        assert client.publisher is not None
+        for transceiver in client.publisher.getTransceivers():
+            if transceiver.sender.track is track:
+                track.answer_keyframe_requests(transceiver.sender)
+    return client
+
+
+async def _run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], stop: Any) -> None:
+    clients: list[Client] = []
+    subscribers: list[tuple[float, RtpCounter]] = []
+    errors: list[str] = []
+    gate = asyncio.Semaphore(JOIN_CONCURRENCY)
+
+    async def subscribe(token: str) -> None:
+        async with gate:
+            counter = RtpCounter()
+            started = time.monotonic()
+            client = Client(plan.url, token, room=plan.room, rtp_sink=counter)
+            clients.append(client)
+            try:
+                await client.connect(timeout=30)
+            except Exception as exc:  # reported, the run goes on
+                errors.append(f"subscriber could not join: {exc}")
+                return
+            subscribers.append((started, counter))
+
+    try:
+        for token in plan.publisher_tokens:
+            try:
+                clients.append(await _publish(plan, token))
+            except Exception as exc:
+                errors.append(f"publisher could not join: {exc}")
+        joining = asyncio.gather(*(subscribe(t) for t in plan.subscriber_tokens))
+        while True:
+            done = stop.is_set()
+            report = WorkerReport(plan.index, at=time.time(), publishers=len(plan.publisher_tokens))
+            report.errors, errors[:] = list(errors), []
+            for started, counter in subscribers:
+                join = counter.first_video_at
+                report.subscribers.append(
+                    SubscriberReport(
+                        None if join is None else (join - started) * 1000, counter.totals()
+                    )
+                )
+            report.done = done
+            reports.put(report)
+            if done:
+                break
+            await asyncio.sleep(REPORT_INTERVAL)  # the report cadence, not a wait for a condition
+        joining.cancel()
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
