@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.meetbox-installed
 
-.PHONY: setup run test lint typecheck pytest clean
+.PHONY: setup run test lint typecheck pytest bench clean
 
 setup: $(STAMP) node_modules/.meetbox-installed
 
@@ -33,6 +33,11 @@ pytest: setup
 	$(VENV)/bin/pytest -q -rs -p no:cacheprovider
 
 test: lint typecheck pytest
+
+# writes bench/results.json, bench/results.md and bench/*.png (about 10 minutes)
+bench: setup
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache
