@@ -1,0 +1,84 @@
+"""``meetbox loadtest`` against a real server, and the RTP counting it rests on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meetbox.loadtest.clip import encode_audio, encode_video
+from meetbox.media.rtpcount import RtpCounter
+from meetbox.server import EmbeddedServer
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def rtp(seq: int, pt: int = 97, marker: bool = False, ssrc: int = 7) -> bytes:
+    return (
+        bytes([0x80, (0x80 if marker else 0) | pt])
+        + seq.to_bytes(2, "big")
+        + (1000).to_bytes(4, "big")
+        + ssrc.to_bytes(4, "big")
+        + bytes(100)
+    )
+
+
+def test_the_counter_counts_losses_frames_and_leaves_out_retransmissions() -> None:
+    counter = RtpCounter(clock=lambda: 5.0)
+    counter.payload_kinds.update({97: "video", 98: "rtx", 111: "audio"})
+    for seq in (65534, 65535, 1, 2):  # 0 is lost, across the wrap
+        counter.add(rtp(seq, marker=seq == 2), 0)
+    counter.add(rtp(0, pt=98, ssrc=9), 0)  # a retransmission: its own stream, not media
+    counter.add(rtp(10, pt=111, marker=True, ssrc=8), 0)  # audio markers are not frames
+    totals = counter.totals()
+    assert (totals.packets, totals.expected, totals.lost, totals.frames) == (5, 6, 1, 1)
+    assert counter.retransmissions == 1
+    assert counter.first_video_at == 5.0
+
+
+def test_the_clips_are_encoded_at_the_asked_rate() -> None:
+    video = encode_video(320, 240, 300_000, 30, seconds=2)
+    assert len(video.frames) == 60
+    assert video.frames[0][0] & 1 == 0  # frame 0 is a VP8 keyframe
+    assert 200_000 < video.bitrate < 420_000
+    audio = encode_audio(32000, seconds=1)
+    assert len(audio.frames) >= 49 and 20_000 < audio.bitrate < 48_000
+
+
+async def test_loadtest_command_reports_what_subscribers_received(
+    meetbox_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "load.json"
+    command = [
+        sys.executable, "-m", "meetbox", "loadtest",
+        "--url", meetbox_server.url,
+        "--api-key", meetbox_server.api_key,
+        "--api-secret", meetbox_server.api_secret,
+        "--subscribers", "3", "--workers", "2", "--duration", "3",
+        "--resolution", "320x240", "--bitrate", "400000", "--json", str(out),
+    ]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 90)
+    text = stdout.decode()
+    assert process.returncode == 0, text + stderr.decode()
+    assert "subscribers joined   3/3" in text
+    assert "loadtest [" in stderr.decode()  # the progress line
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["joined"] == 3 and summary["errors"] == []
+    assert 25 <= summary["fps_per_subscriber"] <= 33
+    # video at about 400 kbps plus Opus, as received by each subscriber
+    assert 300_000 < summary["bitrate_bps_per_subscriber"] < 600_000
+    assert summary["loss"] < 0.01
+    assert summary["join_ms_p50"] is not None and summary["join_ms_p50"] > 0
+    # the embedded server runs in this very process: the loadtest finds it by its port
+    assert summary["server_cores"] is not None and summary["server_cores"] > 0
