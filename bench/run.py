@@ -31,6 +31,7 @@ from meetbox.loadtest import procstat
 from meetbox.loadtest.clip import encode_video
 from meetbox.loadtest.runner import LoadSpec, run_load
 from meetbox.loadtest.tracks import ClipTrack
+from meetbox.loadtest.worker import publish_clip
 from meetbox.media.rtpcount import RtpCounter
 from meetbox.progress import ProgressBar
 from meetbox.signalling.tokens import VideoGrant, mint_token
@@ -243,12 +244,7 @@ async def _joins(url: str, key: str, secret: str, count: int = 20) -> list[float
 
     publisher = Client(url, token("publisher", True), room="join")
     await publisher.connect()
-    track = ClipTrack(encode_video())
-    await publisher.publish(track)
-    assert publisher.publisher is not None
-    for transceiver in publisher.publisher.getTransceivers():
-        if transceiver.sender.track is track:
-            track.answer_keyframe_requests(transceiver.sender)
+    await publish_clip(publisher, encode_video())
     times = []
     bar = ProgressBar(count, "join time")
     for i in range(count):

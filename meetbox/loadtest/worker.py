@@ -53,18 +53,23 @@ def run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], stop: Any)
     asyncio.run(_run(plan, reports, stop))
 
 
+async def publish_clip(client: Client, clip: Clip) -> ClipTrack:
+    """Publish a looping clip that answers the SFU's keyframe requests."""
+    track = ClipTrack(clip)
+    await client.publish(track)
+    assert client.publisher is not None
+    for transceiver in client.publisher.getTransceivers():
+        if transceiver.sender.track is track:
+            track.answer_keyframe_requests(transceiver.sender)
+    return track
+
+
 async def _publish(plan: WorkerPlan, token: str) -> Client:
     client = Client(plan.url, token, room=plan.room)
     await client.connect(timeout=30)
     for clip in (plan.video, plan.audio):
-        if clip is None:
-            continue
-        track = ClipTrack(clip)
-        await client.publish(track)
-        assert client.publisher is not None
-        for transceiver in client.publisher.getTransceivers():
-            if transceiver.sender.track is track:
-                track.answer_keyframe_requests(transceiver.sender)
+        if clip is not None:
+            await publish_clip(client, clip)
     return client
 
 
