@@ -36,7 +36,7 @@ test: lint typecheck pytest
 
 # writes bench/results.json, bench/results.md and bench/*.png (about 10 minutes)
 bench: setup
-	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m pip install -q -e '.[bench,fast]'
 	$(PY) bench/run.py
 
 clean:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import secrets
@@ -29,6 +30,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from meetbox.client import Client, sink_media
 from meetbox.loadtest import procstat
 from meetbox.loadtest.clip import encode_video
+from meetbox.loadtest.latency import ProbePlan, run_probe
 from meetbox.loadtest.runner import LoadSpec, run_load
 from meetbox.loadtest.tracks import ClipTrack
 from meetbox.loadtest.worker import publish_clip
@@ -134,6 +136,81 @@ def forwarding() -> dict[str, Any]:
             log(json.dumps(step))
             steps.append(step)
     return {"steps": steps}
+
+
+def top_step(fwd: dict[str, Any]) -> dict[str, Any]:
+    """The largest step every subscriber joined with loss at or under MAX_LOSS."""
+    clean = [s for s in fwd["steps"] if s["loss"] <= MAX_LOSS and s["joined"] == s["subscribers"]]
+    return max(clean, key=lambda s: s["subscribers"]) if clean else fwd["steps"][0]
+
+
+# -- 3. added latency -------------------------------------------------------------------------
+
+LATENCY_LEVELS = (0.0, 0.25, 0.5, 0.75)
+
+
+def _latency_level(url: str, key: str, secret: str, pid: int, subscribers: int) -> list[float]:
+    def token(identity: str, publish: bool) -> str:
+        grant = VideoGrant(room="latency", room_join=True, can_publish=publish)
+        return mint_token(key, secret, identity, grant, ttl=600)
+
+    plan = ProbePlan(
+        url=url, room="latency", publisher_token=token("probe-pub", True),
+        subscriber_token=token("probe-sub", False), clip=encode_video(),
+        cpus=(LOAD_CPU,), priority=-5,
+    )
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    measure, stop = context.Event(), context.Event()
+    probe = context.Process(target=run_probe, args=(plan, results, measure, stop), daemon=True)
+    probe.start()
+    try:
+        if subscribers:
+            spec = LoadSpec(
+                url=url, api_key=key, api_secret=secret, room=f"lat-{subscribers}",
+                subscribers=subscribers, duration=WINDOW, join_timeout=120, audio=False,
+                server_pid=pid, worker_cpus=(LOAD_CPU,),
+            )
+            bar = ProgressBar(1.0, f"latency at {subscribers:>3} subscribers")
+
+            def second(sample: Any, done: float) -> None:
+                if done >= 0.3:  # every subscriber joined: the steady window
+                    measure.set()
+                bar.update(done, f"loss {sample.loss:.2%}")
+
+            run_load(spec, second)
+            bar.close()
+        else:
+            time.sleep(3)  # the probe joins and its first keyframe gets through
+            measure.set()
+            time.sleep(WINDOW)  # idle server: the reference
+        stop.set()
+        samples = results.get(timeout=60)
+    finally:
+        probe.join(10)
+        if probe.is_alive():
+            probe.kill()
+    if isinstance(samples, str):
+        raise RuntimeError(samples)
+    return samples
+
+
+def latency(per_downtrack: float) -> dict[str, Any]:
+    capacity = 1 / per_downtrack
+    levels = []
+    with meetbox_server() as (url, key, secret, pid):
+        for fraction in LATENCY_LEVELS:
+            n = round(capacity * fraction)
+            samples = _latency_level(url, key, secret, pid, n)
+            q = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else [0.0] * 99
+            level = {
+                "fraction": fraction, "subscribers": n, "samples": len(samples),
+                "p50_ms": statistics.median(samples) if samples else None,
+                "p99_ms": q[98] if samples else None,
+            }
+            log(json.dumps(level))
+            levels.append(level)
+    return {"levels": levels}
 
 
 # -- the baseline: aiortc MediaRelay ------------------------------------------------------
@@ -356,6 +433,14 @@ def plot(fwd: dict[str, Any], base: dict[str, Any], path: Path) -> None:
     fig.savefig(path)
 
 
+def event_loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 def machine() -> str:
     model = "unknown CPU"
     try:
@@ -370,20 +455,22 @@ def machine() -> str:
 
 def main() -> None:
     started = time.monotonic()
-    log("1/5 forwarding cost and capacity")
+    log("1/6 forwarding cost and capacity")
     fwd = forwarding()
-    log("2/5 MediaRelay baseline")
+    top = top_step(fwd)
+    per_downtrack = top["server_cores"] / top["subscribers"]
+    log("2/6 added latency at 0, 25, 50 and 75% of that capacity")
+    lat = latency(per_downtrack)
+    half = next(level for level in lat["levels"] if level["fraction"] == 0.5)
+    log("3/6 MediaRelay baseline")
     base = baseline()
-    log("3/5 the SRTP floor")
+    log("4/6 the SRTP floor")
     floor_us = floor()
-    log("4/5 join time")
+    log("5/6 join time")
     joins = join_time()
-    log("5/5 signalling fan-out")
+    log("6/6 signalling fan-out")
     fan = fanout()
 
-    clean = [s for s in fwd["steps"] if s["loss"] <= MAX_LOSS and s["joined"] == s["subscribers"]]
-    top = max(clean, key=lambda s: s["subscribers"]) if clean else fwd["steps"][0]
-    per_downtrack = top["server_cores"] / top["subscribers"]
     base_top = max(base["steps"], key=lambda s: s["subscribers"])
     q = statistics.quantiles(joins, n=20, method="inclusive")
     results: dict[str, Any] = {
@@ -396,6 +483,10 @@ def main() -> None:
         "loss_at_max": top["loss"],
         "join_ms_p50": statistics.median(joins),
         "join_ms_p95": q[18],
+        "added_latency_ms_p50": half["p50_ms"],
+        "added_latency_ms_p99": half["p99_ms"],
+        "latency_levels": lat["levels"],
+        "event_loop": event_loop(),
         "fanout_ratio_vs_bare": fan["bare_msgs_per_s"] / fan["meetbox_msgs_per_s"],
         "fanout_msgs_per_s": fan["meetbox_msgs_per_s"],
         "fanout_bare_msgs_per_s": fan["bare_msgs_per_s"],
@@ -429,10 +520,15 @@ def markdown(r: dict[str, Any]) -> str:
         f"| {s['fps']:.1f} |"
         for s in r["baseline_steps"]
     )
+    lat_rows = "\n".join(
+        f"| {lv['fraction'] * 100:.0f}% | {lv['subscribers']} | {lv['samples']} "
+        f"| {lv['p50_ms']:.2f} ms | {lv['p99_ms']:.2f} ms |"
+        for lv in r["latency_levels"]
+    )
     return f"""# meetbox benchmark
 
 {r['date']} on {r['machine']}. Server pinned to core {SERVER_CPU}, load on core {LOAD_CPU}.
-Written by `make bench` (bench/run.py); plot: `bench/cpu-vs-subscribers.png`.
+Event loop of the server: {r['event_loop']}. Written by `make bench` (bench/run.py); plot: `bench/cpu-vs-subscribers.png`.
 
 | measure | meetbox | beside it | goal | |
 |---|---|---|---|---|
@@ -441,7 +537,7 @@ Written by `make bench` (bench/run.py); plot: `bench/cpu-vs-subscribers.png`.
 | video down-tracks per core | {r['max_downtracks_per_core']} projected from the cost at {r['max_downtracks_measured']} measured (loss {r['loss_at_max'] * 100:.2f}%) | | ≥ 400 | {ok(r['max_downtracks_per_core'] >= 400)} |
 | join time (to first decoded frame) | p50 {r['join_ms_p50']:.0f} ms, p95 {r['join_ms_p95']:.0f} ms | | p50 < 300 ms | {ok(r['join_ms_p50'] < 300)} |
 | chat fan-out to 200 clients | {r['fanout_msgs_per_s']:.0f} msg/s | bare python-socketio {r['fanout_bare_msgs_per_s']:.0f} msg/s (ratio {r['fanout_ratio_vs_bare']:.2f}) | ≤ 1.2× | {ok(r['fanout_ratio_vs_bare'] <= 1.2)} |
-| added latency | not measured yet | | p99 < 10 ms at 50% | **not measured** |
+| added latency at 50% of capacity | p50 {r['added_latency_ms_p50']:.2f} ms, p99 {r['added_latency_ms_p99']:.2f} ms | idle server: p50 {r['latency_levels'][0]['p50_ms']:.2f} ms, p99 {r['latency_levels'][0]['p99_ms']:.2f} ms | p99 < 10 ms at 50% | {ok(r['added_latency_ms_p99'] < 10)} |
 
 ## Forwarding steps (one publisher, 1 Mbps 640x480 VP8, no audio)
 
@@ -453,6 +549,15 @@ The load generator (aiortc subscribers that SRTP-decrypt and count every packet)
 the other core and saturates before the server does: loss past the last clean step is
 the load side's, so the capacity per core is projected from the measured cost per
 down-track at the largest step with loss ≤ 0.5%.
+
+## Added latency (publisher send → subscriber arrival, same process and clock)
+
+| load | subscribers | packets timed | p50 | p99 |
+|---|---|---|---|---|
+{lat_rows}
+
+The probe (one publisher, one subscriber, a room of its own) shares the load core with
+the load generator at a higher priority; its numbers include its own receive path.
 
 ## MediaRelay baseline (decode once, VP8 re-encode per subscriber)
 

@@ -74,13 +74,34 @@ async def _serve(settings: Settings) -> None:
         await server.close()
 
 
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop ``serve`` runs on: uvloop when chosen (or "auto" and installed)."""
+    if choice not in ("auto", "asyncio", "uvloop"):
+        raise SystemExit(f"server.event_loop must be auto, asyncio or uvloop, not {choice!r}")
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise SystemExit(
+                "server.event_loop is uvloop but uvloop is not installed: "
+                "pip install 'meetbox[fast]'"
+            ) from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     logging.basicConfig(
         level=settings.server.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(_serve(settings))
+    runner = loop_factory(settings.server.event_loop)
+    with asyncio.Runner(loop_factory=runner) as run:
+        run.run(_serve(settings))
     return 0
 
 

@@ -24,6 +24,8 @@ class ServerSettings:
     port: int = 7880
     data_dir: Path = Path(".meetbox")
     log_level: str = "INFO"
+    # "asyncio", or "uvloop" (pip install 'meetbox[fast]'); "auto" takes uvloop when installed
+    event_loop: str = "auto"
 
 
 @dataclass(frozen=True)

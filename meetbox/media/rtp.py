@@ -146,6 +146,36 @@ def build_extensions(elements: dict[int, bytes]) -> bytes:
     return struct.pack("!HH", profile, len(parts) // 4) + bytes(parts)
 
 
+def rewrite_tail(data: bytes | bytearray, header: RtpHeader, extension: bytes) -> tuple[int, bytes]:
+    """The first header byte and everything after the fixed header (CSRCs, ``extension``,
+    payload and padding) of a rewritten packet.
+
+    The forwarding path builds this once per packet and extension layout, then gives
+    each down-track its own fixed header with :func:`with_fixed_header`.
+    """
+    first = (data[0] & 0xEF) | (0x10 if extension else 0)
+    if header.csrc_end == 12:
+        return first, extension + data[header.payload_start :]
+    return first, b"".join((data[12 : header.csrc_end], extension, data[header.payload_start :]))
+
+
+def with_fixed_header(
+    first: int,
+    tail: bytes,
+    marker: bool,
+    payload_type: int,
+    sequence_number: int,
+    timestamp: int,
+    ssrc: int,
+) -> bytes:
+    """A packet from :func:`rewrite_tail`'s parts and the down-track's own header fields."""
+    second = (0x80 if marker else 0) | payload_type
+    return _pack_fixed(first, second, sequence_number, timestamp, ssrc) + tail
+
+
+_pack_fixed = RTP_HEADER.pack
+
+
 def rewrite(
     data: bytes | bytearray,
     header: RtpHeader,
@@ -161,16 +191,9 @@ def rewrite(
     ``extension`` is the complete extension header from :func:`build_extensions` (or
     empty). CSRCs, payload and padding are kept as they are.
     """
-    first = (data[0] & 0xEF) | (0x10 if extension else 0)
-    second = (0x80 if header.marker else 0) | payload_type
-    fixed = RTP_HEADER.pack(first, second, sequence_number, timestamp, ssrc)
-    return b"".join(
-        (
-            fixed,
-            data[12 : header.csrc_end],
-            extension,
-            data[header.payload_start :],
-        )
+    first, tail = rewrite_tail(data, header, extension)
+    return with_fixed_header(
+        first, tail, header.marker, payload_type, sequence_number, timestamp, ssrc
     )
 
 

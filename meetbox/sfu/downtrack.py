@@ -11,7 +11,14 @@ from aiortc import RTCRtpTransceiver
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media import rtcp
 from meetbox.media.munger import TS_MOD, RtpMunger
-from meetbox.media.rtp import RtpHeader, build_extensions, rewrite, wrap_rtx
+from meetbox.media.rtp import (
+    RtpHeader,
+    build_extensions,
+    rewrite,
+    rewrite_tail,
+    with_fixed_header,
+    wrap_rtx,
+)
 from meetbox.sfu import hooks
 from meetbox.sfu.negotiation import FORWARDED_EXTENSIONS, URI_MID, MediaSection
 
@@ -19,6 +26,17 @@ if TYPE_CHECKING:
     from meetbox.sfu.uptrack import UpTrack
 
 logger = logging.getLogger(__name__)
+
+# Down-tracks that map header extensions alike share one rewritten packet tail per
+# incoming packet; each layout gets a small number so the per-packet lookup is cheap.
+_LAYOUTS: dict[tuple[object, ...], int] = {}
+
+
+def _layout_number(layout: tuple[object, ...]) -> int:
+    return _LAYOUTS.setdefault(layout, len(_LAYOUTS))
+
+
+Tails = dict[int, tuple[int, bytes]]
 
 
 class DownTrack:
@@ -44,6 +62,7 @@ class DownTrack:
         self.closed = False
         self._ext_map: dict[int, int] = {}
         self._mid_ext: tuple[int, bytes] | None = None
+        self._layout = -1
         self._rtx_seq = random.randrange(1 << 16)
 
     @property
@@ -77,6 +96,7 @@ class DownTrack:
         }
         mid_id = section.extensions.get(URI_MID)
         self._mid_ext = (mid_id, section.mid.encode()) if mid_id else None
+        self._layout = _layout_number((tuple(sorted(self._ext_map.items())), self._mid_ext))
         self.writer = writer
 
     def source_changed(self) -> None:
@@ -100,8 +120,14 @@ class DownTrack:
         return build_extensions(out)
 
     def forward(
-        self, data: bytes, header: RtpHeader, elements: dict[int, bytes], now: float
+        self,
+        data: bytes,
+        header: RtpHeader,
+        elements: dict[int, bytes],
+        now: float,
+        tails: Tails,
     ) -> None:
+        """Send one publisher packet; ``tails`` is this packet's shared tails by layout."""
         writer = self.writer
         payload_type = self.payload_type
         if writer is None or payload_type is None or self.closed or not writer.connected:
@@ -110,14 +136,17 @@ class DownTrack:
         if translated is None:
             return
         self.waiting_for_keyframe = False
-        packet = rewrite(
-            data,
-            header,
-            payload_type=payload_type,
-            sequence_number=translated[0],
-            timestamp=translated[1],
-            ssrc=self.ssrc,
-            extension=self._extension(elements),
+        tail = tails.get(self._layout)
+        if tail is None:
+            tail = tails[self._layout] = rewrite_tail(data, header, self._extension(elements))
+        packet = with_fixed_header(
+            tail[0],
+            tail[1],
+            header.marker,
+            payload_type,
+            translated[0],
+            translated[1],
+            self.ssrc,
         )
         if writer.send(packet):
             self.packets_sent += 1

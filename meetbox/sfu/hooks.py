@@ -112,13 +112,17 @@ class TransportWriter:
     """SRTP-protects RTP or RTCP packets and sends them through one DTLS transport.
 
     This is aiortc's ``_send_rtp`` without the coroutine per packet: the selected ICE
-    pair's datagram transport does not block.
+    pair's datagram transport does not block. The route (the nominated pair's
+    ``sendto`` and address) is looked up again only when ICE nominates another pair.
     """
 
-    __slots__ = ("_transport",)
+    __slots__ = ("_addr", "_pair", "_sendto", "_transport")
 
     def __init__(self, transport: RTCDtlsTransport) -> None:
         self._transport = transport
+        self._pair: object = None
+        self._sendto: Callable[[bytes, Any], object] | None = None
+        self._addr: Any = None
 
     @property
     def transport(self) -> RTCDtlsTransport:
@@ -127,6 +131,21 @@ class TransportWriter:
     @property
     def connected(self) -> bool:
         return self._transport._state is DtlsState.CONNECTED
+
+    def _route(self, pair: Any) -> None:
+        self._pair = pair
+        self._addr = pair.remote_addr
+        protocol = pair.protocol
+        if isinstance(protocol, aioice.ice.StunProtocol):
+            self._sendto = protocol.transport.sendto
+        else:  # a TURN allocation sends through its own coroutine
+
+            def send_data(data: bytes, addr: Any) -> None:
+                task = asyncio.ensure_future(protocol.send_data(data, addr))
+                _PENDING_SENDS.add(task)
+                task.add_done_callback(_PENDING_SENDS.discard)
+
+            self._sendto = send_data
 
     def send(self, data: bytes) -> bool:
         transport = self._transport
@@ -144,14 +163,22 @@ class TransportWriter:
         pair = transport.transport._connection._nominated.get(1)
         if pair is None:
             return False
-        protocol = pair.protocol
-        if isinstance(protocol, aioice.ice.StunProtocol):
-            protocol.transport.sendto(protected, pair.remote_addr)
-        else:  # a TURN allocation sends through its own coroutine
-            task = asyncio.ensure_future(protocol.send_data(protected, pair.remote_addr))
-            _PENDING_SENDS.add(task)
-            task.add_done_callback(_PENDING_SENDS.discard)
+        if pair is not self._pair:
+            self._route(pair)
+        self._sendto(protected, self._addr)  # type: ignore[misc]
         return True
+
+
+def observe_sent_rtp(transport: RTCDtlsTransport, observe: Callable[[bytes], None]) -> None:
+    """Call ``observe`` with each RTP or RTCP packet an aiortc sender hands ``transport``,
+    before it is protected and sent (the load generator's latency probe)."""
+    send = transport._send_rtp
+
+    async def observed(data: bytes) -> None:
+        observe(data)
+        await send(data)
+
+    transport._send_rtp = observed  # type: ignore[method-assign]
 
 
 def park_receiver(receiver: RTCRtpReceiver) -> None:

@@ -18,7 +18,7 @@ from meetbox.media.stats import NackTracker, ReceiveStatistics
 from meetbox.sfu.negotiation import URI_AUDIO_LEVEL, Codec
 
 if TYPE_CHECKING:
-    from meetbox.sfu.downtrack import DownTrack
+    from meetbox.sfu.downtrack import DownTrack, Tails
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,7 @@ class UpTrack:
         if not forwarding:
             return
         keyframe: bool | None = None
+        tails: Tails = {}
         for down in self.downtracks:
             if down.waiting_for_keyframe:
                 if keyframe is None:
@@ -122,7 +123,7 @@ class UpTrack:
                     if down.ready:
                         self.request_keyframe()
                     continue
-            down.forward(data, header, elements, now)
+            down.forward(data, header, elements, now, tails)
 
     # -- RTCP ---------------------------------------------------------------------------
 

@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from meetbox.loadtest.clip import encode_audio, encode_video
+from meetbox.loadtest.latency import LatencySink, ProbePlan, probe
 from meetbox.media.rtpcount import RtpCounter
 from meetbox.server import EmbeddedServer
 
@@ -82,3 +84,29 @@ async def test_loadtest_command_reports_what_subscribers_received(
     assert summary["join_ms_p50"] is not None and summary["join_ms_p50"] > 0
     # the embedded server runs in this very process: the loadtest finds it by its port
     assert summary["server_cores"] is not None and summary["server_cores"] > 0
+
+
+async def test_the_latency_probe_times_packets_through_the_sfu(
+    meetbox_server: EmbeddedServer,
+) -> None:
+    plan = ProbePlan(
+        url=meetbox_server.url,
+        room="latency",
+        publisher_token=meetbox_server.token("latency", "lat-pub"),
+        subscriber_token=meetbox_server.token("latency", "lat-sub", can_publish=False),
+        clip=encode_video(320, 240, 300_000, 30, seconds=1),
+    )
+    measure, stop, sink = threading.Event(), threading.Event(), LatencySink()
+    measure.set()
+    task = asyncio.create_task(probe(plan, measure, stop, sink))
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(sink.samples_ms) < 60 and not task.done():
+            assert asyncio.get_running_loop().time() < deadline, "no packets were timed"
+            await asyncio.sleep(0.05)  # the probe fills the sink as packets arrive
+    finally:
+        stop.set()
+        samples = await asyncio.wait_for(task, 20)
+    # every timed packet really crossed the SFU: positive, and far below a second
+    assert len(samples) >= 60
+    assert all(0 < ms < 1000 for ms in samples)

@@ -94,3 +94,25 @@ def test_serve_prints_keys_once_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+def test_serve_event_loop_choice() -> None:
+    import asyncio
+
+    import pytest
+    import uvloop
+
+    from meetbox.cli import loop_factory
+
+    assert loop_factory("asyncio") is None
+    for choice in ("uvloop", "auto"):  # uvloop is installed with the test extra
+        factory = loop_factory(choice)
+        assert factory is not None
+        loop = factory()
+        try:
+            assert isinstance(loop, uvloop.Loop)
+            assert isinstance(loop, asyncio.AbstractEventLoop)
+        finally:
+            loop.close()
+    with pytest.raises(SystemExit, match="auto, asyncio or uvloop"):
+        loop_factory("tokio")
