@@ -10,6 +10,7 @@ from aiohttp import web
 from meetbox.config import Settings
 from meetbox.errors import Unavailable
 from meetbox.keys import ApiKeys, load_or_create_keys
+from meetbox.recording import RecordingEngine
 from meetbox.sfu import hooks
 from meetbox.signalling.server import SignallingServer
 from meetbox.signalling.tokens import TokenVerifier
@@ -44,6 +45,8 @@ class MeetboxServer:
         self.api = build_api(
             settings, self.store, self.signalling, geo, self.keys.api_key, self.keys.api_secret
         )
+        self.recordings = RecordingEngine(self.api)
+        self.signalling.recordings = self.recordings
         self.app = create_app(vendor_dir or REPO_NODE_MODULES, self.api)
         self.signalling.attach(self.app)
         self._runner: web.AppRunner | None = None
@@ -77,6 +80,7 @@ class MeetboxServer:
         if self.closed:
             return
         self.closed = True
+        await self.recordings.close()  # files finished while the rooms still exist
         await self.signalling.close()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -29,9 +29,13 @@ class Router:
         self._last_ranking: list[object] = []
         self._task: asyncio.Task[None] | None = None
         self.closed = False
+        # called with each track published from now on (a room recording's taps)
+        self.listeners: list[Callable[[UpTrack], None]] = []
 
     def add(self, up: UpTrack) -> None:
         self.uptracks[up.sid] = up
+        for listener in list(self.listeners):
+            listener(up)
         if self._task is None and not self.closed:
             self._task = asyncio.create_task(self._run_speakers(), name="active-speakers")
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media import rtcp
@@ -18,9 +18,35 @@ from meetbox.media.stats import NackTracker, ReceiveStatistics
 from meetbox.sfu.negotiation import URI_AUDIO_LEVEL, Codec
 
 if TYPE_CHECKING:
-    from meetbox.sfu.downtrack import DownTrack, Tails
+    from meetbox.sfu.downtrack import Tails
 
 logger = logging.getLogger(__name__)
+
+
+class Consumer(Protocol):
+    """What a published track feeds: a subscriber's down-track, or a recorder's tap."""
+
+    waiting_for_keyframe: bool
+    remb: int | None
+
+    @property
+    def ready(self) -> bool: ...
+
+    def forward(
+        self,
+        data: bytes,
+        header: RtpHeader,
+        elements: dict[int, bytes],
+        now: float,
+        tails: Tails,
+    ) -> None: ...
+
+    def send_sender_report(self, report: rtcp.SenderReport) -> None: ...
+
+    def source_changed(self) -> None: ...
+
+    def upstream_closed(self) -> None: ...
+
 
 SOURCES = ("camera", "microphone", "screen_share", "screen_share_audio", "unknown")
 
@@ -57,7 +83,7 @@ class UpTrack:
         self.extension_uris = {ext_id: uri for uri, ext_id in extensions.items()}
         self.muted = False
         self.closed = False
-        self.downtracks: list[DownTrack] = []
+        self.downtracks: list[Consumer] = []
         self.stats: ReceiveStatistics | None = None
         self.nacks = NackTracker() if kind == "video" else None
         self.cache = PacketCache() if kind == "video" else None
@@ -169,11 +195,11 @@ class UpTrack:
 
     # -- fan-out ------------------------------------------------------------------------
 
-    def attach(self, down: DownTrack) -> None:
+    def attach(self, down: Consumer) -> None:
         if down not in self.downtracks:
             self.downtracks.append(down)
 
-    def detach(self, down: DownTrack) -> None:
+    def detach(self, down: Consumer) -> None:
         if down in self.downtracks:
             self.downtracks.remove(down)
 

@@ -8,7 +8,7 @@ sessions as rooms run. ``NullObserver`` is the default for an SFU without an API
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,19 @@ class NullObserver:
 
     async def closed(self, room: str, room_sid: str) -> None:
         return None
+
+
+class RecordingControl(Protocol):
+    """Starts and stops a live room's recording (the server's recording engine). Both
+    announce the new state to the room themselves; both raise a ``MeetboxError`` to refuse
+    (no room, already recording, quota reached)."""
+
+    async def start(
+        self,
+        room: str,
+        requested_by: str,
+        owner_id: str | None = None,
+        recording_id: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def stop(self, room: str, reason: str = "stopped") -> dict[str, Any]: ...

@@ -214,11 +214,19 @@ class RoomEventHandlers:
             room, "sell-live", {**_stamp("sell-live", who), "active": active, "product": product}
         )
 
-    async def recording(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
-        room.features.recording = payloads.boolean(body, "recording")
-        await self._to_room(
-            room, "recording", {**_stamp("recording", who), "recording": room.features.recording}
-        )
+    async def recording(
+        self, room: Room, who: Participant, body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        on = payloads.boolean(body, "recording")
+        engine = self.server.recordings
+        if engine is None:  # an SFU without a recording engine: the flag alone
+            room.features.recording = on
+            await self._to_room(room, "recording", {**_stamp("recording", who), "recording": on})
+            return None
+        # the engine records, then announces the new state to the room
+        if on:
+            return {"recording": await engine.start(room.name, who.identity)}
+        return {"recording": await engine.stop(room.name)}
 
     async def meeting_id(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
         room.features.meeting_id = payloads.string(body, "meetingId", max_len=64)

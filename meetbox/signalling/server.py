@@ -30,6 +30,7 @@ from meetbox.signalling.observer import (
     ConnectionInfo,
     NullObserver,
     Presence,
+    RecordingControl,
     RoomObserver,
 )
 from meetbox.signalling.participant import Participant
@@ -93,6 +94,8 @@ class SignallingServer:
         self.settings = settings
         self.verifier = verifier
         self.observer: RoomObserver = observer if observer is not None else NullObserver()
+        # the live recording engine, when the server has one (set by the server's wiring)
+        self.recordings: RecordingControl | None = None
         self.rooms: RoomRegistry = registry if registry is not None else LocalRoomRegistry()
         self.sessions: dict[str, tuple[Room, Participant]] = {}  # by Socket.IO sid
         self.sio = socketio.AsyncServer(

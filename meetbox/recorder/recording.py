@@ -1,0 +1,167 @@
+"""A room being recorded: a tap on every published track, one file per participant and
+segment (a participant who leaves and comes back, or adds a track, starts a new one)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from meetbox.ids import ParticipantSid, TrackSid
+from meetbox.media.depacketize import vp8_dimensions
+from meetbox.media.framer import Frame
+from meetbox.recorder.segment import SegmentFile, container_format
+from meetbox.recorder.tap import RecorderTap
+from meetbox.sfu.router import Router
+from meetbox.sfu.uptrack import UpTrack
+
+logger = logging.getLogger(__name__)
+
+RECORDED_KINDS = ("audio", "video")
+# a participant whose video has not sent a keyframe this long after its audio started is
+# recorded from its audio on (the video joins at its first keyframe)
+KEYFRAME_WAIT = 1.5
+FRAME_MS = {"audio": 20, "video": 33}
+
+
+def safe_stem(identity: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", identity)[:64] or "participant"
+
+
+class ParticipantRecording:
+    def __init__(self, folder: Path, stem: str) -> None:
+        self.folder = folder
+        self.stem = stem
+        self.taps: dict[TrackSid, RecorderTap] = {}
+        self.files: list[Path] = []
+        self.segment: SegmentFile | None = None
+        self._t0 = 0.0
+        self._waiting_since: float | None = None
+        self._closed_bytes = 0
+
+    @property
+    def bytes_written(self) -> int:
+        return self._closed_bytes + (self.segment.size if self.segment else 0)
+
+    def add(self, tap: RecorderTap) -> None:
+        self.taps[tap.up.sid] = tap
+        if self.segment is not None and not self.segment.has(tap.kind):
+            self.end_segment()  # the next segment holds the new track too
+
+    def remove(self, tap: RecorderTap) -> None:
+        self.taps.pop(tap.up.sid, None)
+        if not self.taps:
+            self.end_segment()
+
+    def _video_tap(self) -> RecorderTap | None:
+        return next((t for t in self.taps.values() if t.kind == "video"), None)
+
+    def on_frame(self, tap: RecorderTap, frame: Frame, at: float) -> None:
+        segment = self.segment
+        if segment is None:
+            segment = self._open(tap, frame, at)
+            if segment is None:
+                return
+        if at < self._t0 - 0.005:
+            return  # from before the segment's start
+        pts = round((at - self._t0) * 1000)
+        try:
+            segment.write(tap.kind, pts, frame.data, frame.keyframe, FRAME_MS[tap.kind])
+        except Exception:  # a bad frame must not stop the recording of the others
+            logger.exception("recording %s: writing a %s frame failed", self.stem, tap.kind)
+
+    def _open(self, tap: RecorderTap, frame: Frame, at: float) -> SegmentFile | None:
+        video = self._video_tap()
+        audio = next((t for t in self.taps.values() if t.kind == "audio"), None)
+        size = None
+        if tap.kind == "video":
+            if not frame.keyframe:
+                return None
+            size = vp8_dimensions(frame.data) if tap.mime_type.lower() == "video/vp8" else None
+        elif video is not None:
+            if self._waiting_since is None:
+                self._waiting_since = at
+            if at - self._waiting_since < KEYFRAME_WAIT:
+                return None
+        _, ext = container_format(video.mime_type if video else None)
+        path = self.folder / f"{self.stem}-{len(self.files) + 1:02d}.{ext}"
+        self.segment = SegmentFile(
+            path,
+            video_mime=video.mime_type if video else None,
+            size=size,
+            audio_mime=audio.mime_type if audio else None,
+        )
+        self.files.append(path)
+        self._t0 = at
+        self._waiting_since = None
+        logger.info("recording %s into %s", self.stem, path.name)
+        return self.segment
+
+    def end_segment(self) -> None:
+        segment, self.segment = self.segment, None
+        self._waiting_since = None
+        if segment is None:
+            return
+        segment.close()
+        if segment.frames == 0:
+            segment.path.unlink(missing_ok=True)
+            self.files.remove(segment.path)
+        else:
+            self._closed_bytes += segment.size
+
+    def close(self) -> None:
+        for tap in list(self.taps.values()):
+            tap.close()
+        self.end_segment()
+
+
+class RoomRecording:
+    """Records every audio and video track of ``router`` into ``folder`` until closed."""
+
+    def __init__(
+        self, router: Router, folder: Path, name_of: Callable[[ParticipantSid], str]
+    ) -> None:
+        self.router = router
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self._name_of = name_of
+        self.participants: dict[ParticipantSid, ParticipantRecording] = {}
+        self.closed = False
+        router.listeners.append(self._add)
+        for up in list(router.uptracks.values()):
+            self._add(up)
+
+    def _add(self, up: UpTrack) -> None:
+        if self.closed or up.kind not in RECORDED_KINDS or up.closed:
+            return
+        if up.codec.mime_type.lower() not in ("video/vp8", "video/h264", "audio/opus"):
+            logger.warning("recording: %s is not recorded", up.codec.mime_type)
+            return
+        who = self.participants.get(up.participant_sid)
+        if who is None:
+            stems = {p.stem for p in self.participants.values()}
+            stem = safe_stem(self._name_of(up.participant_sid))
+            if stem in stems:
+                stem = f"{stem}-{up.participant_sid}"
+            who = self.participants[up.participant_sid] = ParticipantRecording(self.folder, stem)
+        participant = who
+        tap = RecorderTap(up, participant.on_frame, participant.remove)
+        participant.add(tap)
+
+    @property
+    def files(self) -> list[Path]:
+        return [f for p in self.participants.values() for f in p.files]
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(p.bytes_written for p in self.participants.values())
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._add in self.router.listeners:
+            self.router.listeners.remove(self._add)
+        for participant in self.participants.values():
+            participant.close()

@@ -1,0 +1,108 @@
+"""A recorder's place among a published track's consumers: it takes the packets the SFU
+would forward to a hidden subscriber, reassembles frames and times them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from meetbox.media import rtcp
+from meetbox.media.framer import TS_MOD, Frame, FrameAssembler
+from meetbox.media.rtp import RtpHeader
+from meetbox.sfu.downtrack import Tails
+from meetbox.sfu.uptrack import UpTrack
+
+NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900 to 1970
+
+
+def ntp_to_unix(ntp: int) -> float:
+    return (ntp >> 32) - NTP_UNIX_OFFSET + (ntp & 0xFFFFFFFF) / 2**32
+
+
+class TrackClock:
+    """RTP timestamps as wall-clock seconds: anchored at the first frame's arrival, then
+    at each sender report (the publisher's own clock, which keeps its tracks in sync)."""
+
+    def __init__(self, clock_rate: int) -> None:
+        self.clock_rate = clock_rate
+        self._anchor: tuple[int, float] | None = None
+        self._last_ts: int | None = None
+        self.synced = False
+
+    def time_of(self, ts: int, arrival: float) -> float:
+        self._last_ts = ts
+        if self._anchor is None:
+            self._anchor = (ts, arrival)
+        anchor_ts, anchor_time = self._anchor
+        return anchor_time + (ts - anchor_ts) / self.clock_rate
+
+    def on_sender_report(self, report: rtcp.SenderReport) -> None:
+        if self._last_ts is None:
+            return
+        diff = (report.rtp_timestamp - self._last_ts) % TS_MOD
+        if diff >= TS_MOD // 2:
+            diff -= TS_MOD
+        self._anchor = (self._last_ts + diff, ntp_to_unix(report.ntp_timestamp))
+        self.synced = True
+
+
+FrameCallback = Callable[["RecorderTap", Frame, float], None]
+
+
+class RecorderTap:
+    """Implements :class:`meetbox.sfu.uptrack.Consumer`."""
+
+    def __init__(
+        self, up: UpTrack, on_frame: FrameCallback, on_closed: Callable[[RecorderTap], None]
+    ) -> None:
+        self.up = up
+        self.kind = up.kind
+        self.mime_type = up.codec.mime_type
+        self.waiting_for_keyframe = False  # the assembler waits for keyframes itself
+        self.remb: int | None = None
+        self.assembler = FrameAssembler(self.mime_type)
+        self.clock = TrackClock(up.codec.clock_rate)
+        self.closed = False
+        self._on_frame = on_frame
+        self._on_closed = on_closed
+        up.attach(self)
+        if self.assembler.needs_keyframe:
+            up.request_keyframe()
+
+    @property
+    def ready(self) -> bool:
+        return not self.closed
+
+    def forward(
+        self, data: bytes, header: RtpHeader, elements: dict[int, bytes], now: float, tails: Tails
+    ) -> None:
+        if self.closed:
+            return
+        arrival = time.time()
+        payload = data[header.payload_start : header.payload_end]
+        for frame in self.assembler.add(
+            header.sequence_number, header.timestamp, header.marker, payload
+        ):
+            self._on_frame(self, frame, self.clock.time_of(frame.timestamp, arrival))
+        if self.assembler.needs_keyframe:
+            self.up.request_keyframe()
+
+    def send_sender_report(self, report: rtcp.SenderReport) -> None:
+        self.clock.on_sender_report(report)
+
+    def source_changed(self) -> None:
+        """A new SSRC or an unmute: a new run of sequence numbers and timestamps."""
+        self.assembler = FrameAssembler(self.mime_type)
+        self.clock = TrackClock(self.up.codec.clock_rate)
+        if self.assembler.needs_keyframe:
+            self.up.request_keyframe()
+
+    def upstream_closed(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.up.detach(self)
+        self._on_closed(self)

@@ -1,0 +1,201 @@
+"""The live recording engine: wires the recorder to rooms, the store and storage quotas.
+
+Started by the host's ``recording`` event or ``POST /recording/start`` for a live room;
+announces its state to the room; keeps the recording's size and files in the store each
+second and stops the recording, with a clear event, when the owner's quota is reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from meetbox.errors import AlreadyExists, NotFound, ResourceExhausted
+from meetbox.ids import ParticipantSid
+from meetbox.recorder.recording import RoomRecording
+from meetbox.sfu.tasks import cancel_and_wait
+from meetbox.store import Document, is_id, now_iso
+from meetbox.web import storage
+from meetbox.web.services import Api
+
+logger = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 1.0
+UNOWNED = "unowned"  # the storage folder of rooms without an owner in the store
+
+
+@dataclass
+class Active:
+    room: str
+    recording_id: str
+    owner_id: str
+    doc_id: str
+    recording: RoomRecording
+    started: float
+    watcher: asyncio.Task[None] | None = None
+    others_usage: int = 0
+    limit: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def new_recording_id() -> str:
+    return f"{int(time.time() * 1000)}_{secrets.randbelow(1_000_000):06d}"
+
+
+class RecordingEngine:
+    """Implements :class:`meetbox.signalling.observer.RecordingControl`."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.active: dict[str, Active] = {}
+        self._lock = asyncio.Lock()
+        self._stopping: set[asyncio.Task[Any]] = set()
+        self.closed = False
+
+    def _stop_later(self, room: str, reason: str) -> None:
+        """From the watcher: stop in a task of its own (stopping cancels the watcher)."""
+        task = asyncio.create_task(self.stop(room, reason))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _owner_of(self, room: str) -> str:
+        doc = await self.api.store.rooms.get(room) if is_id(room) else None
+        return str(doc.get("ownerId") or "") if doc else ""
+
+    async def start(
+        self,
+        room: str,
+        requested_by: str,
+        owner_id: str | None = None,
+        recording_id: str | None = None,
+    ) -> dict[str, Any]:
+        async with self._lock:
+            live = self.api.signalling.rooms.get(room)
+            if live is None or live.closed:
+                raise NotFound(f"room {room!r} is not live: nothing to record")
+            if room in self.active:
+                raise AlreadyExists("this room is already being recorded")
+            owner = owner_id if owner_id is not None else await self._owner_of(room)
+            limit = await storage.limit_of(self.api, owner)
+            used = await storage.usage(self.api, owner, limit)
+            if used["availableStorage"] <= 0:
+                raise ResourceExhausted("the storage limit is reached: recording cannot start")
+            rec_id = recording_id or new_recording_id()
+            folder = storage.recording_path(self.api, owner or UNOWNED, room, rec_id, "x").parent
+            doc = await self._document(room, rec_id, owner, requested_by)
+            participants = live.participants
+
+            def name_of(sid: ParticipantSid) -> str:
+                who = participants.get(sid)
+                return who.identity if who is not None else str(sid)
+
+            recording = RoomRecording(live.router, folder, name_of)
+            active = Active(
+                room=room, recording_id=rec_id, owner_id=owner, doc_id=doc["_id"],
+                recording=recording, started=time.time(),
+                others_usage=used["totalUsage"] - int(doc.get("fileSize") or 0), limit=limit,
+            )  # fmt: skip
+            active.watcher = asyncio.create_task(self._watch(active), name=f"recording {room}")
+            self.active[room] = active
+            live.features.recording = True
+        state = self.state(active, True)
+        await self.api.signalling.to_room(room, "recording", {**state, "by": requested_by})
+        logger.info("room %s: recording %s started by %s", room, rec_id, requested_by)
+        return state
+
+    async def _document(self, room: str, rec_id: str, owner: str, by: str) -> Document:
+        at = now_iso()
+        doc = await self.api.store.recordings.find_one({"recordingId": rec_id, "roomId": room})
+        fields = {"state": "recording", "updatedAt": at, "files": [], "fileSize": 0}
+        if doc is not None:
+            await self.api.store.recordings.update({"_id": doc["_id"]}, set=fields)
+            return {**doc, **fields}
+        return await self.api.store.recordings.insert(
+            {
+                "recordingId": rec_id, "roomId": room, "streamId": "room",
+                "ownerId": owner, "hostName": by, "startTime": at, "endTime": None,
+                "videoType": "room", "createdAt": at, **fields,
+            }
+        )  # fmt: skip
+
+    def state(self, active: Active, recording: bool, reason: str = "") -> dict[str, Any]:
+        files = [
+            {"fileName": path.name, "fileSize": path.stat().st_size if path.exists() else 0}
+            for path in active.recording.files
+        ]
+        out: dict[str, Any] = {
+            "recording": recording,
+            "recordingId": active.recording_id,
+            "roomId": active.room,
+            "files": files,
+            "bytes": sum(f["fileSize"] for f in files),
+        }
+        if reason:
+            out["reason"] = reason
+        return out
+
+    async def _watch(self, active: Active) -> None:
+        try:
+            while True:
+                await asyncio.sleep(WATCH_INTERVAL)  # a periodic check, not a wait
+                live = self.api.signalling.rooms.get(active.room)
+                if live is None or live.closed:
+                    self._stop_later(active.room, "room closed")
+                    return
+                written = active.recording.bytes_written
+                await self._save(active, "recording")
+                if active.others_usage + written >= active.limit:
+                    self._stop_later(active.room, "storage limit reached")
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("recording watcher of %s failed", active.room)
+
+    async def _save(self, active: Active, state: str) -> dict[str, Any]:
+        snapshot = self.state(active, state == "recording")
+        fields: dict[str, Any] = {
+            "state": state,
+            "files": snapshot["files"],
+            "fileSize": snapshot["bytes"],
+            "updatedAt": now_iso(),
+        }
+        if snapshot["files"]:
+            fields["fileName"] = snapshot["files"][0]["fileName"]
+        if state == "stopped":
+            fields["endTime"] = now_iso()
+        await self.api.store.recordings.update({"_id": active.doc_id}, set=fields)
+        return snapshot
+
+    async def stop(self, room: str, reason: str = "stopped") -> dict[str, Any]:
+        async with self._lock:
+            active = self.active.pop(room, None)
+            if active is None:
+                raise NotFound("this room is not being recorded")
+            await cancel_and_wait(active.watcher)
+            active.recording.close()
+            live = self.api.signalling.rooms.get(room)
+            if live is not None:
+                live.features.recording = False
+        state = await self._save(active, "stopped")
+        state = {**state, "recording": False, "reason": reason}
+        await self.api.signalling.to_room(room, "recording", state)
+        logger.info("room %s: recording %s stopped (%s)", room, active.recording_id, reason)
+        return state
+
+    def recording_of(self, recording_id: str) -> Active | None:
+        return next((a for a in self.active.values() if a.recording_id == recording_id), None)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for room in list(self.active):
+            try:
+                await self.stop(room, "server shutting down")
+            except Exception:
+                logger.exception("stopping the recording of %s", room)
