@@ -9,7 +9,6 @@ from collections.abc import Callable
 from meetbox.media import rtcp
 from meetbox.media.framer import TS_MOD, Frame, FrameAssembler
 from meetbox.media.rtp import RtpHeader
-from meetbox.sfu.downtrack import Tails
 from meetbox.sfu.uptrack import UpTrack
 
 NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900 to 1970
@@ -50,7 +49,7 @@ FrameCallback = Callable[["RecorderTap", Frame, float], None]
 
 
 class RecorderTap:
-    """Implements :class:`meetbox.sfu.uptrack.Consumer`."""
+    """Implements :class:`meetbox.sfu.uptrack.Tap`."""
 
     def __init__(
         self, up: UpTrack, on_frame: FrameCallback, on_closed: Callable[[RecorderTap], None]
@@ -58,24 +57,16 @@ class RecorderTap:
         self.up = up
         self.kind = up.kind
         self.mime_type = up.codec.mime_type
-        self.waiting_for_keyframe = False  # the assembler waits for keyframes itself
-        self.remb: int | None = None
         self.assembler = FrameAssembler(self.mime_type)
         self.clock = TrackClock(up.codec.clock_rate)
         self.closed = False
         self._on_frame = on_frame
         self._on_closed = on_closed
-        up.attach(self)
+        up.add_tap(self)
         if self.assembler.needs_keyframe:
             up.request_keyframe()
 
-    @property
-    def ready(self) -> bool:
-        return not self.closed
-
-    def forward(
-        self, data: bytes, header: RtpHeader, elements: dict[int, bytes], now: float, tails: Tails
-    ) -> None:
+    def forward(self, data: bytes, header: RtpHeader, now: float) -> None:
         if self.closed:
             return
         arrival = time.time()
@@ -104,5 +95,5 @@ class RecorderTap:
         if self.closed:
             return
         self.closed = True
-        self.up.detach(self)
+        self.up.remove_tap(self)
         self._on_closed(self)

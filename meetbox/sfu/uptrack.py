@@ -18,28 +18,15 @@ from meetbox.media.stats import NackTracker, ReceiveStatistics
 from meetbox.sfu.negotiation import URI_AUDIO_LEVEL, Codec
 
 if TYPE_CHECKING:
-    from meetbox.sfu.downtrack import Tails
+    from meetbox.sfu.downtrack import DownTrack, Tails
 
 logger = logging.getLogger(__name__)
 
 
-class Consumer(Protocol):
-    """What a published track feeds: a subscriber's down-track, or a recorder's tap."""
+class Tap(Protocol):
+    """A consumer inside the server that takes every packet as it arrives (a recorder)."""
 
-    waiting_for_keyframe: bool
-    remb: int | None
-
-    @property
-    def ready(self) -> bool: ...
-
-    def forward(
-        self,
-        data: bytes,
-        header: RtpHeader,
-        elements: dict[int, bytes],
-        now: float,
-        tails: Tails,
-    ) -> None: ...
+    def forward(self, data: bytes, header: RtpHeader, now: float) -> None: ...
 
     def send_sender_report(self, report: rtcp.SenderReport) -> None: ...
 
@@ -83,7 +70,8 @@ class UpTrack:
         self.extension_uris = {ext_id: uri for uri, ext_id in extensions.items()}
         self.muted = False
         self.closed = False
-        self.downtracks: list[Consumer] = []
+        self.downtracks: list[DownTrack] = []
+        self.taps: list[Tap] = []
         self.stats: ReceiveStatistics | None = None
         self.nacks = NackTracker() if kind == "video" else None
         self.cache = PacketCache() if kind == "video" else None
@@ -120,11 +108,16 @@ class UpTrack:
             self.ssrc = header.ssrc
             for down in self.downtracks:
                 down.source_changed()
+            for tap in self.taps:
+                tap.source_changed()
         stats.add(header.sequence_number, header.timestamp, len(data), now)
         if self.nacks is not None:
             self.nacks.add(header.sequence_number)
         if self.cache is not None:
             self.cache.put(header.sequence_number, data)
+        if self.taps and not self.muted:
+            for tap in self.taps:
+                tap.forward(data, header, now)
         forwarding = not self.muted and bool(self.downtracks)
         level_id = self._audio_level_id
         if not forwarding and level_id is None:
@@ -158,6 +151,8 @@ class UpTrack:
             self.stats.on_sender_report(report.ntp_timestamp, now)
         for down in self.downtracks:
             down.send_sender_report(report)
+        for tap in self.taps:
+            tap.send_sender_report(report)
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe, at most once per interval (later, not never)."""
@@ -195,13 +190,21 @@ class UpTrack:
 
     # -- fan-out ------------------------------------------------------------------------
 
-    def attach(self, down: Consumer) -> None:
+    def attach(self, down: DownTrack) -> None:
         if down not in self.downtracks:
             self.downtracks.append(down)
 
-    def detach(self, down: Consumer) -> None:
+    def detach(self, down: DownTrack) -> None:
         if down in self.downtracks:
             self.downtracks.remove(down)
+
+    def add_tap(self, tap: Tap) -> None:
+        if tap not in self.taps:
+            self.taps.append(tap)
+
+    def remove_tap(self, tap: Tap) -> None:
+        if tap in self.taps:
+            self.taps.remove(tap)
 
     def set_muted(self, muted: bool) -> None:
         if self.muted == muted:
@@ -210,6 +213,8 @@ class UpTrack:
         if not muted:
             for down in self.downtracks:
                 down.source_changed()
+            for tap in self.taps:
+                tap.source_changed()
             self.request_keyframe()
 
     def close(self) -> None:
@@ -223,3 +228,6 @@ class UpTrack:
         for down in list(self.downtracks):
             down.upstream_closed()
         self.downtracks.clear()
+        for tap in list(self.taps):
+            tap.upstream_closed()
+        self.taps.clear()

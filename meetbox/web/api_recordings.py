@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from meetbox.errors import AlreadyExists, NotFound, TooLarge
+from meetbox.errors import AlreadyExists, MeetboxError, NotFound, TooLarge
 from meetbox.store import Document, iso, now_iso
 from meetbox.web import storage
 from meetbox.web.api_rooms import RECORDING_ID
@@ -89,7 +89,8 @@ def recording_view(doc: Document) -> dict[str, Any]:
 @routes.add(
     "POST",
     "/recording/start",
-    summary="Record that a recording started",
+    summary="Start a recording: the server records a live room (one file per participant); "
+    "for a room that is not live, or videoType 'browser', the record only",
     auth="user",
     body=Obj(
         {
@@ -132,6 +133,18 @@ async def start_recording(ctx: Ctx) -> web.Response:
             "updatedAt": at,
         }
     )
+    engine = ctx.api.signalling.recordings
+    live = ctx.api.signalling.rooms.get(body["roomId"])
+    if engine is not None and live is not None and body["videoType"] != "browser":
+        try:
+            await engine.start(
+                body["roomId"], body["userName"], owner_id=user.id,
+                recording_id=body["recordingId"],
+            )  # fmt: skip
+        except MeetboxError:
+            await ctx.api.store.recordings.delete({"_id": doc["_id"]})
+            raise
+        doc = await ctx.api.store.recordings.get(doc["_id"]) or doc
     return ok(recording_view(doc), "Recording started", status=201)
 
 
@@ -164,6 +177,11 @@ async def stop_recording(ctx: Ctx) -> web.Response:
     )
     if doc["state"] == "stopped":
         raise AlreadyExists("this recording has already stopped")
+    engine = ctx.api.signalling.recordings
+    if engine is not None and doc["state"] == "recording":
+        with contextlib.suppress(NotFound):  # it may have stopped on its own a moment ago
+            await engine.stop(doc["roomId"], "stopped")
+        doc = await ctx.api.store.recordings.get(doc["_id"]) or doc
     await ctx.api.store.recordings.update(
         {"_id": doc["_id"]},
         set={"state": "stopped", "endTime": iso(ctx.body["endTime"]), "updatedAt": now_iso()},
@@ -251,7 +269,8 @@ async def recording_file(ctx: Ctx) -> tuple[Document, str]:
     doc = await owned_recording(
         ctx, {"recordingId": p["recordingId"], "roomId": p["roomId"], "ownerId": p["userId"]}
     )
-    if doc.get("fileName") != name:
+    recorded = {f.get("fileName") for f in doc.get("files") or []}
+    if doc.get("fileName") != name and name not in recorded:
         raise NotFound("this recording has no file of that name")
     return doc, name
 
@@ -276,11 +295,24 @@ async def delete_recording(ctx: Ctx) -> web.Response:
     path = storage.recording_path(ctx.api, p["userId"], p["roomId"], p["recordingId"], name)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    await ctx.api.store.recordings.update(
-        {"_id": doc["_id"]},
-        unset=["fileName", "fileSize", "uploadedAt"],
-        set={"updatedAt": now_iso()},
-    )
+    files = doc.get("files") or []
+    if any(f.get("fileName") == name for f in files):  # one of a live recording's files
+        left = [f for f in files if f.get("fileName") != name]
+        await ctx.api.store.recordings.update(
+            {"_id": doc["_id"]},
+            set={
+                "files": left,
+                "fileSize": sum(int(f.get("fileSize") or 0) for f in left),
+                "fileName": left[0]["fileName"] if left else None,
+                "updatedAt": now_iso(),
+            },
+        )
+    else:
+        await ctx.api.store.recordings.update(
+            {"_id": doc["_id"]},
+            unset=["fileName", "fileSize", "uploadedAt"],
+            set={"updatedAt": now_iso()},
+        )
     await ctx.audit("recording.delete", resource)
     usage = await storage.usage(ctx.api, p["userId"])
     return ok(usage, "Recording deleted successfully.")

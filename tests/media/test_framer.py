@@ -18,8 +18,12 @@ def vp8_packets(ts: int, body: bytes, key: bool, size: int = 4) -> list[tuple[in
     ]
 
 
-def feed(assembler: FrameAssembler, start_seq: int, packets: list[tuple[int, bool, bytes]],
-         order: list[int] | None = None) -> list[bytes]:
+def feed(
+    assembler: FrameAssembler,
+    start_seq: int,
+    packets: list[tuple[int, bool, bytes]],
+    order: list[int] | None = None,
+) -> list[bytes]:
     out = []
     for i in order if order is not None else range(len(packets)):
         ts, marker, payload = packets[i]
