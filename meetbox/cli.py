@@ -19,6 +19,7 @@ from meetbox import __version__
 from meetbox.config import Settings, load_settings
 from meetbox.errors import MeetboxError
 from meetbox.keys import load_or_create_keys
+from meetbox.runtime import freeze_startup_objects, loop_factory, tune_garbage_collector
 from meetbox.signalling.tokens import VideoGrant, mint_token
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ async def _serve(settings: Settings) -> None:
         _say(f"  API key:    {server.keys.api_key}")
         _say(f"  API secret: {server.keys.api_secret}")
     await server.start()
+    freeze_startup_objects()
     _say(f"meetbox {__version__} listening on {server.url} (data in {settings.server.data_dir})")
     _say("  a token:  meetbox token --room demo --identity alice")
     _say(f"  then open {server.url}/r/demo?token=<the token>")
@@ -74,31 +76,13 @@ async def _serve(settings: Settings) -> None:
         await server.close()
 
 
-def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The event loop ``serve`` runs on: uvloop when chosen (or "auto" and installed)."""
-    if choice not in ("auto", "asyncio", "uvloop"):
-        raise SystemExit(f"server.event_loop must be auto, asyncio or uvloop, not {choice!r}")
-    if choice == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        if choice == "uvloop":
-            raise SystemExit(
-                "server.event_loop is uvloop but uvloop is not installed: "
-                "pip install 'meetbox[fast]'"
-            ) from None
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     logging.basicConfig(
         level=settings.server.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    tune_garbage_collector()
     runner = loop_factory(settings.server.event_loop)
     with asyncio.Runner(loop_factory=runner) as run:
         run.run(_serve(settings))

@@ -90,6 +90,10 @@ def intercept_transport(
             await on_rtp(data, arrival_time_ms)
         except Exception:
             logger.exception("RTP handler failed")
+        # aiortc's receive loop takes queued datagrams without yielding: a keyframe's
+        # burst fanned out to many subscribers would hold every other room's packets
+        # back for its whole length. Yield once per packet: one fan-out at a time.
+        await asyncio.sleep(0)
 
     async def handle_rtcp(data: bytes) -> None:
         try:

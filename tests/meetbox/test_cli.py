@@ -102,7 +102,7 @@ def test_serve_event_loop_choice() -> None:
     import pytest
     import uvloop
 
-    from meetbox.cli import loop_factory
+    from meetbox.runtime import loop_factory
 
     assert loop_factory("asyncio") is None
     for choice in ("uvloop", "auto"):  # uvloop is installed with the test extra
