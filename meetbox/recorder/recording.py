@@ -3,9 +3,13 @@ segment (a participant who leaves and comes back, or adds a track, starts a new 
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
+import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from meetbox.ids import ParticipantSid, TrackSid
@@ -25,14 +29,36 @@ KEYFRAME_WAIT = 1.5
 FRAME_MS = {"audio": 20, "video": 33}
 
 
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class SegmentInfo:
+    """What post-processing needs to place a file in time (kept in the manifest)."""
+
+    file: str
+    participant: str
+    start: float  # wall-clock seconds of the file's time zero
+    end: float | None  # None while it is written (or when the process died)
+    video: bool
+    audio: bool
+
+
+def read_manifest(folder: Path) -> list[SegmentInfo]:
+    data = json.loads((folder / MANIFEST).read_text())
+    return [SegmentInfo(**s) for s in data["segments"]]
+
+
 def safe_stem(identity: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", identity)[:64] or "participant"
 
 
 class ParticipantRecording:
-    def __init__(self, folder: Path, stem: str) -> None:
+    def __init__(self, folder: Path, stem: str, on_segment: Callable[[], None]) -> None:
         self.folder = folder
         self.stem = stem
+        self.segments: list[SegmentInfo] = []
+        self._on_segment = on_segment
         self.taps: dict[TrackSid, RecorderTap] = {}
         self.files: list[Path] = []
         self.segment: SegmentFile | None = None
@@ -95,6 +121,10 @@ class ParticipantRecording:
         self.files.append(path)
         self._t0 = at
         self._waiting_since = None
+        self.segments.append(
+            SegmentInfo(path.name, self.stem, at, None, video is not None, audio is not None)
+        )
+        self._on_segment()
         logger.info("recording %s into %s", self.stem, path.name)
         return self.segment
 
@@ -104,11 +134,17 @@ class ParticipantRecording:
         if segment is None:
             return
         segment.close()
+        info = next((s for s in self.segments if s.file == segment.path.name), None)
         if segment.frames == 0:
             segment.path.unlink(missing_ok=True)
             self.files.remove(segment.path)
+            if info is not None:
+                self.segments.remove(info)
         else:
             self._closed_bytes += segment.size
+            if info is not None:
+                info.end = time.time()
+        self._on_segment()
 
     def close(self) -> None:
         for tap in list(self.taps.values()):
@@ -126,7 +162,7 @@ class RoomRecording:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._name_of = name_of
-        self.participants: dict[ParticipantSid, ParticipantRecording] = {}
+        self.participants: dict[str, ParticipantRecording] = {}
         self.closed = False
         router.listeners.append(self._add)
         for up in list(router.uptracks.values()):
@@ -138,16 +174,26 @@ class RoomRecording:
         if up.codec.mime_type.lower() not in ("video/vp8", "video/h264", "audio/opus"):
             logger.warning("recording: %s is not recorded", up.codec.mime_type)
             return
-        who = self.participants.get(up.participant_sid)
+        # keyed by identity: someone who leaves and comes back gets the next segment
+        identity = self._name_of(up.participant_sid)
+        who = self.participants.get(identity)
         if who is None:
             stems = {p.stem for p in self.participants.values()}
-            stem = safe_stem(self._name_of(up.participant_sid))
-            if stem in stems:
-                stem = f"{stem}-{up.participant_sid}"
-            who = self.participants[up.participant_sid] = ParticipantRecording(self.folder, stem)
+            stem = safe_stem(identity)
+            while stem in stems:  # two identities that differ only in unsafe characters
+                stem += "_"
+            who = ParticipantRecording(self.folder, stem, self.write_manifest)
+            self.participants[identity] = who
         participant = who
         tap = RecorderTap(up, participant.on_frame, participant.remove)
         participant.add(tap)
+
+    def write_manifest(self) -> None:
+        """Where each file sits in time; replaced atomically, so a crash leaves one."""
+        segments = [asdict(s) for p in self.participants.values() for s in p.segments]
+        temporary = self.folder / (MANIFEST + ".tmp")
+        temporary.write_text(json.dumps({"segments": segments}, indent=1))
+        os.replace(temporary, self.folder / MANIFEST)
 
     @property
     def files(self) -> list[Path]:

@@ -1,0 +1,104 @@
+"""After the meeting: the composite MP4 and the audio-only mix of a real recording."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from meetbox.recorder.compose import ComposeSpec, compose
+from meetbox.recorder.recording import read_manifest
+from meetbox.server import EmbeddedServer
+from tests.recorder.helpers import publish_av
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def record_meeting(server: EmbeddedServer, room: str) -> Path:
+    """ann records 3 s; ben is there for the first second, leaves, comes back for 1 s."""
+    ann = server.client(room, "ann", room_admin=True)
+    async with ann:
+        await publish_av(ann)
+        ben = server.client(room, "ben")
+        async with ben:
+            await publish_av(ben)
+            live = server.room(room)
+            assert live is not None
+            await ann.wait_for(lambda: len(live.router.uptracks) == 4 or None, timeout=20)
+            await ann.send("recording", {"recording": True})
+            await asyncio.sleep(1.2)  # ben's first segment
+        await asyncio.sleep(0.8)  # ann alone
+        again = server.client(room, "ben")
+        async with again:
+            await publish_av(again)
+            await asyncio.sleep(1.2)  # ben's second segment
+        await ann.send("recording", {"recording": False})
+    assert server.server is not None
+    return next(server.server.settings.server.data_dir.rglob("manifest.json")).parent
+
+
+def stream_extent(path: Path, kind: str) -> tuple[float, int, Any]:
+    with av.open(str(path)) as container:
+        stream = next(s for s in container.streams if s.type == kind)
+        end, start, frames = 0.0, None, 0
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            t = float(packet.pts * packet.time_base)
+            start = t if start is None else min(start, t)
+            end = max(end, t + float((packet.duration or 0) * packet.time_base))
+            frames += len(packet.decode())
+        size = (stream.codec_context.width, stream.codec_context.height) if kind == "video" else (
+            stream.codec_context.name)
+        return end - (start or 0.0), frames, size
+
+
+async def test_composite_and_audio_mix(meetbox_server: EmbeddedServer, tmp_path: Path) -> None:
+    folder = await record_meeting(meetbox_server, "compose")
+    segments = read_manifest(folder)
+    assert sorted(s.file for s in segments) == ["ann-01.webm", "ben-01.webm", "ben-02.webm"]
+    assert all(s.end is not None and s.video and s.audio for s in segments)
+    progress: list[float] = []
+    spec = ComposeSpec(width=640, height=360, fps=15, layout="grid")
+    result = await asyncio.to_thread(
+        compose, folder, tmp_path / "out.mp4", tmp_path / "out.ogg", spec, progress.append
+    )
+    origin = min(s.start for s in segments)
+    assert result.participants == 2
+    span = result.duration
+    assert abs(span - (max(s.end or 0 for s in segments) - origin)) < 0.3
+    duration, frames, size = stream_extent(tmp_path / "out.mp4", "video")
+    assert size == (640, 360)
+    assert abs(duration - span) < 0.05 * span, (duration, span)
+    assert frames >= 0.95 * span * 15
+    audio_duration, _, codec = stream_extent(tmp_path / "out.mp4", "audio")
+    assert codec == "aac" and abs(audio_duration - span) < 0.05 * span + 0.05
+    ogg_duration, ogg_frames, ogg_codec = stream_extent(tmp_path / "out.ogg", "audio")
+    assert ogg_codec == "opus" and abs(ogg_duration - span) < 0.05 * span + 0.05
+    assert ogg_frames > 0
+    assert progress == sorted(progress) and progress[-1] == 1.0
+
+
+async def test_bad_specs_are_refused(tmp_path: Path) -> None:
+    for spec, message in [
+        (ComposeSpec(width=641), "even"),
+        (ComposeSpec(width=10), "between"),
+        (ComposeSpec(fps=0), "fps"),
+        (ComposeSpec(layout="mosaic"), "layout"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            compose(tmp_path, tmp_path / "a.mp4", tmp_path / "a.ogg", spec)
+
+
+async def test_active_speaker_layout(meetbox_server: EmbeddedServer, tmp_path: Path) -> None:
+    folder = await record_meeting(meetbox_server, "speaker")
+    spec = ComposeSpec(width=320, height=240, fps=10, layout="speaker")
+    result = await asyncio.to_thread(
+        compose, folder, tmp_path / "s.mp4", tmp_path / "s.ogg", spec
+    )
+    duration, frames, size = stream_extent(tmp_path / "s.mp4", "video")
+    assert size == (320, 240) and abs(duration - result.duration) < 0.05 * result.duration
+    assert frames >= 0.95 * result.duration * 10
