@@ -14,9 +14,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from meetbox.errors import AlreadyExists, NotFound, ResourceExhausted
+from meetbox.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
 from meetbox.ids import ParticipantSid
-from meetbox.recorder.recording import RoomRecording
+from meetbox.recorder.compose import ComposeSpec
+from meetbox.recorder.recording import MANIFEST, RoomRecording
+from meetbox.recorder.worker import compose_in_worker
 from meetbox.sfu.tasks import cancel_and_wait
 from meetbox.store import Document, is_id, now_iso
 from meetbox.web import storage
@@ -54,6 +62,8 @@ class RecordingEngine:
         self.active: dict[str, Active] = {}
         self._lock = asyncio.Lock()
         self._stopping: set[asyncio.Task[Any]] = set()
+        self.processing: dict[str, asyncio.Task[None]] = {}  # by recording id
+        self._composer = asyncio.Semaphore(1)  # one composition at a time on the box
         self.closed = False
 
     def _stop_later(self, room: str, reason: str) -> None:
@@ -187,6 +197,81 @@ class RecordingEngine:
         logger.info("room %s: recording %s stopped (%s)", room, active.recording_id, reason)
         return state
 
+    # -- after the meeting ------------------------------------------------------------------
+
+    async def process(
+        self, room: str, recording_id: str, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Start composing a stopped recording in a worker process; progress and the
+        result reach the room as ``recording-progress`` and ``recording-processed``."""
+        try:
+            spec = ComposeSpec(**options)
+            spec.check()
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(str(exc)) from None
+        doc = await self.api.store.recordings.find_one(
+            {"recordingId": recording_id, "roomId": room}
+        )
+        if doc is None:
+            raise NotFound("no such recording in this room")
+        if doc.get("state") != "stopped":
+            raise FailedPrecondition("the recording must be stopped before it is processed")
+        if recording_id in self.processing:
+            raise AlreadyExists("this recording is already being processed")
+        owner = str(doc.get("ownerId") or "")
+        folder = storage.recording_path(self.api, owner or UNOWNED, room, recording_id, "x").parent
+        if not (folder / MANIFEST).exists():
+            raise NotFound("this recording has no recorded files to process")
+        if (await storage.usage(self.api, owner))["availableStorage"] <= 0:
+            raise ResourceExhausted("the storage limit is reached: nothing can be added")
+        task = asyncio.create_task(self._process(room, doc, folder, spec))
+        self.processing[recording_id] = task
+        task.add_done_callback(lambda _: self.processing.pop(recording_id, None))
+        return {"recordingId": recording_id, "processing": True}
+
+    async def _process(self, room: str, doc: Document, folder: Any, spec: ComposeSpec) -> None:
+        rec_id = doc["recordingId"]
+        video = folder / f"composite-{spec.layout}-{spec.width}x{spec.height}.mp4"
+        audio = folder / "audio-mix.ogg"
+        last = [-1.0]
+
+        async def progress(fraction: float) -> None:
+            if fraction - last[0] >= 0.05 or fraction >= 1.0:
+                last[0] = fraction
+                data = {"recordingId": rec_id, "progress": round(fraction, 3)}
+                await self.api.signalling.to_room(room, "recording-progress", data)
+
+        try:
+            async with self._composer:
+                result = await compose_in_worker(folder, video, audio, spec, progress)
+        except Exception as exc:  # told to the room: the recording itself is untouched
+            logger.warning("processing recording %s failed: %s", rec_id, exc)
+            await self.api.signalling.to_room(
+                room, "recording-processed", {"recordingId": rec_id, "error": str(exc)}
+            )
+            return
+        added = {p.name: p.stat().st_size for p in (result.video, result.audio)}
+        current = await self.api.store.recordings.get(doc["_id"]) or doc
+        files = [f for f in current.get("files") or [] if f.get("fileName") not in added]
+        files += [{"fileName": name, "fileSize": size} for name, size in added.items()]
+        await self.api.store.recordings.update(
+            {"_id": doc["_id"]},
+            set={
+                "files": files,
+                "fileSize": sum(int(f.get("fileSize") or 0) for f in files),
+                "updatedAt": now_iso(),
+            },
+        )
+        await self.api.signalling.to_room(
+            room,
+            "recording-processed",
+            {
+                "recordingId": rec_id,
+                "duration": result.duration,
+                "files": [{"fileName": n, "fileSize": s} for n, s in added.items()],
+            },
+        )
+
     def recording_of(self, recording_id: str) -> Active | None:
         return next((a for a in self.active.values() if a.recording_id == recording_id), None)
 
@@ -194,6 +279,8 @@ class RecordingEngine:
         if self.closed:
             return
         self.closed = True
+        for task in list(self.processing.values()):
+            await cancel_and_wait(task)
         for room in list(self.active):
             try:
                 await self.stop(room, "server shutting down")

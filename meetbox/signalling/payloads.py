@@ -48,3 +48,14 @@ def boolean(
     if not isinstance(value, bool):
         raise InvalidArgument(f"{key} must be true or false")
     return value
+
+
+def integer(data: dict[str, Any], key: str, *, low: int, high: int, default: int) -> int:
+    value = data.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{key} must be an integer")
+    if not low <= value <= high:
+        raise InvalidArgument(f"{key} must be between {low} and {high}")
+    return value

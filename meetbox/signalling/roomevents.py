@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from meetbox.errors import InvalidArgument, MeetboxError, PermissionDenied
+from meetbox.errors import FailedPrecondition, InvalidArgument, MeetboxError, PermissionDenied
 from meetbox.signalling import payloads
 from meetbox.signalling.flood import FloodGuard
 from meetbox.signalling.participant import Participant
@@ -80,6 +80,14 @@ class RoomEventHandlers:
             (Spec("product-selected", ("product",)), self.product_selected),
             (Spec("sell-live", ("active", "product"), host_only=True), self.sell_live),
             (Spec("recording", ("recording",), host_only=True), self.recording),
+            (
+                Spec(
+                    "process-recording",
+                    ("recordingId", "width", "height", "fps", "layout"),
+                    host_only=True,
+                ),
+                self.process_recording,
+            ),
             (Spec("annotation", ("data",)), self.annotation),
             (Spec("meetingId", ("meetingId",), host_only=True), self.meeting_id),
             (Spec("whiteBoardToggle", ("open",), host_only=True), self.whiteboard_toggle),
@@ -227,6 +235,21 @@ class RoomEventHandlers:
         if on:
             return {"recording": await engine.start(room.name, who.identity)}
         return {"recording": await engine.stop(room.name)}
+
+    async def process_recording(
+        self, room: Room, who: Participant, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        engine = self.server.recordings
+        if engine is None:
+            raise FailedPrecondition("this server does not record")
+        recording_id = payloads.string(body, "recordingId", max_len=64)
+        options = {
+            "width": payloads.integer(body, "width", low=64, high=3840, default=1280),
+            "height": payloads.integer(body, "height", low=64, high=2160, default=720),
+            "fps": payloads.integer(body, "fps", low=1, high=60, default=15),
+            "layout": payloads.string(body, "layout", max_len=16, required=False, default="grid"),
+        }
+        return await engine.process(room.name, recording_id, options)
 
     async def meeting_id(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
         room.features.meeting_id = payloads.string(body, "meetingId", max_len=64)

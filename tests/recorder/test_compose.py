@@ -9,6 +9,7 @@ from typing import Any
 import av
 import pytest
 
+from meetbox.client import ClientError
 from meetbox.recorder.compose import ComposeSpec, compose
 from meetbox.recorder.recording import read_manifest
 from meetbox.server import EmbeddedServer
@@ -43,17 +44,19 @@ async def record_meeting(server: EmbeddedServer, room: str) -> Path:
 def stream_extent(path: Path, kind: str) -> tuple[float, int, Any]:
     with av.open(str(path)) as container:
         stream = next(s for s in container.streams if s.type == kind)
-        end, start, frames = 0.0, None, 0
+        end, start = 0.0, None
         for packet in container.demux(stream):
             if packet.pts is None:
                 continue
             t = float(packet.pts * packet.time_base)
             start = t if start is None else min(start, t)
             end = max(end, t + float((packet.duration or 0) * packet.time_base))
-            frames += len(packet.decode())
-        size = (stream.codec_context.width, stream.codec_context.height) if kind == "video" else (
-            stream.codec_context.name)
-        return end - (start or 0.0), frames, size
+        context: Any = stream.codec_context
+        size = (context.width, context.height) if kind == "video" else context.name
+    with av.open(str(path)) as container:  # decoded to the end, the decoder flushed
+        stream = next(s for s in container.streams if s.type == kind)
+        frames = sum(1 for _ in container.decode(stream))
+    return end - (start or 0.0), frames, size
 
 
 async def test_composite_and_audio_mix(meetbox_server: EmbeddedServer, tmp_path: Path) -> None:
@@ -96,9 +99,43 @@ async def test_bad_specs_are_refused(tmp_path: Path) -> None:
 async def test_active_speaker_layout(meetbox_server: EmbeddedServer, tmp_path: Path) -> None:
     folder = await record_meeting(meetbox_server, "speaker")
     spec = ComposeSpec(width=320, height=240, fps=10, layout="speaker")
-    result = await asyncio.to_thread(
-        compose, folder, tmp_path / "s.mp4", tmp_path / "s.ogg", spec
-    )
+    result = await asyncio.to_thread(compose, folder, tmp_path / "s.mp4", tmp_path / "s.ogg", spec)
     duration, frames, size = stream_extent(tmp_path / "s.mp4", "video")
     assert size == (320, 240) and abs(duration - result.duration) < 0.05 * result.duration
     assert frames >= 0.95 * result.duration * 10
+
+
+async def test_the_host_processes_a_recording_in_a_worker_process(
+    meetbox_server: EmbeddedServer,
+) -> None:
+    host = meetbox_server.client("proc", "host", room_admin=True)
+    async with host:
+        await publish_av(host)
+        started = await host.send("recording", {"recording": True})
+        rec_id = started["recording"]["recordingId"]
+        with pytest.raises(ClientError, match="failed_precondition"):
+            await host.send("process-recording", {"recordingId": rec_id})  # still recording
+        await asyncio.sleep(2)
+        await host.send("recording", {"recording": False})
+        with pytest.raises(ClientError, match="not_found"):
+            await host.send("process-recording", {"recordingId": "1_404"})
+        with pytest.raises(ClientError, match="invalid_argument"):
+            await host.send("process-recording", {"recordingId": rec_id, "width": 100000})
+        with pytest.raises(ClientError, match="invalid_argument"):
+            await host.send("process-recording", {"recordingId": rec_id, "width": 641})
+        ack = await host.send(
+            "process-recording", {"recordingId": rec_id, "width": 320, "height": 180}
+        )
+        assert ack["processing"] is True
+        done = await host.wait_for(lambda: host.received("recording-processed") or None, 60)
+        assert "error" not in done[0], done
+        names = {f["fileName"] for f in done[0]["files"]}
+        assert names == {"composite-grid-320x180.mp4", "audio-mix.ogg"}
+        steps = [e["progress"] for e in host.received("recording-progress")]
+        assert steps == sorted(steps) and steps[-1] == 1.0 and len(steps) >= 3
+    assert meetbox_server.server is not None
+    doc = await meetbox_server.server.store.recordings.find_one({"recordingId": rec_id})
+    assert doc is not None
+    recorded = {f["fileName"]: f["fileSize"] for f in doc["files"]}
+    assert names < set(recorded) and "host-01.webm" in recorded
+    assert doc["fileSize"] == sum(recorded.values())

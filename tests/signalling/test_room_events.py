@@ -68,6 +68,7 @@ def test_the_seed_event_list_is_implemented() -> None:
         "annotation",
         "meetingId",
         "room.join",
+        "process-recording",  # the seed's recording-server socket, on the room's socket
     }  # room_connected is sent by the server on join
     assert seed == set(ALL_EVENTS)
     assert set(HOST_ONLY) == {
@@ -79,6 +80,7 @@ def test_the_seed_event_list_is_implemented() -> None:
         "remove-participant",
         "sell-live",
         "recording",
+        "process-recording",
         "whiteBoardToggle",
         "meetingId",
     }
@@ -113,6 +115,7 @@ async def test_host_only_events_are_refused_to_others(
         "remove-participant": {"id": "bob"},
         "sell-live": {"active": True},
         "recording": {"recording": True},
+        "process-recording": {"recordingId": "1_1"},
         "whiteBoardToggle": {"open": True},
         "meetingId": {"meetingId": "68ee4b39b22d6134386fc5dc"},
     }
