@@ -174,6 +174,50 @@ def _resolution(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def cmd_recording_process(args: argparse.Namespace) -> int:
+    from meetbox.progress import ProgressBar
+    from meetbox.recorder.compose import ComposeSpec, compose
+    from meetbox.recorder.recording import MANIFEST
+
+    settings = _settings(args)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", args.recording_id):
+        raise ValueError("a recording id is letters, digits, '_' and '-'")
+    room = args.room or "*"
+    base = settings.server.data_dir / "recordings"
+    found = sorted(base.glob(f"*/{room}/{args.recording_id}/{MANIFEST}"))
+    if not found:
+        raise ValueError(f"no recorded files for recording {args.recording_id} under {base}")
+    if len(found) > 1:
+        raise ValueError("that recording id is in several rooms: name one with --room")
+    folder = found[0].parent
+    width, height = args.size
+    spec = ComposeSpec(width=width, height=height, fps=args.fps, layout=args.layout)
+    video = folder / f"composite-{spec.layout}-{width}x{height}.mp4"
+    audio = folder / "audio-mix.ogg"
+    bar = ProgressBar(1.0, f"processing {args.recording_id}")
+    result = compose(folder, video, audio, spec, lambda f: bar.update(f, f"{f:.0%}"))
+    bar.close()
+
+    async def account(store: Store) -> int:
+        doc = await store.recordings.find_one(
+            {"recordingId": args.recording_id, "roomId": folder.parent.name}
+        )
+        if doc is None:
+            return 0
+        added = {p.name: p.stat().st_size for p in (video, audio)}
+        files = [f for f in doc.get("files") or [] if f.get("fileName") not in added]
+        files += [{"fileName": n, "fileSize": size} for n, size in added.items()]
+        total = sum(int(f.get("fileSize") or 0) for f in files)
+        await store.recordings.update({"_id": doc["_id"]}, set={"files": files, "fileSize": total})
+        return 0
+
+    asyncio.run(_with_store(settings, account))
+    _say(f"{result.participants} participants, {result.duration:.1f} s")
+    _say(f"  video: {video}")
+    _say(f"  audio: {audio}")
+    return 0
+
+
 def cmd_loadtest(args: argparse.Namespace) -> int:
     from meetbox.loadtest.report import print_summary, progress_printer
     from meetbox.loadtest.runner import LoadSpec, run_load
@@ -264,6 +308,20 @@ def build_parser() -> argparse.ArgumentParser:
     common(make)
     make.add_argument("--name", required=True)
     make.set_defaults(func=cmd_client_create)
+
+    recording = sub.add_parser("recording", help="recordings").add_subparsers(
+        dest="action", required=True
+    )
+    process = recording.add_parser(
+        "process", help="compose a recording into one MP4 and an Ogg/Opus audio mix"
+    )
+    common(process)
+    process.add_argument("recording_id", metavar="ID")
+    process.add_argument("--room", help="the room, when the id is in several")
+    process.add_argument("--size", type=_resolution, default=(1280, 720), help="WxH")
+    process.add_argument("--fps", type=int, default=15)
+    process.add_argument("--layout", choices=("grid", "speaker"), default="grid")
+    process.set_defaults(func=cmd_recording_process)
 
     load = sub.add_parser(
         "loadtest", help="publishers looping pre-encoded VP8 + Opus, subscribers counting it"

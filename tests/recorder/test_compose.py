@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,27 @@ async def test_the_host_processes_a_recording_in_a_worker_process(
     recorded = {f["fileName"]: f["fileSize"] for f in doc["files"]}
     assert names < set(recorded) and "host-01.webm" in recorded
     assert doc["fileSize"] == sum(recorded.values())
+
+
+async def test_the_command_line_processes_a_recording(meetbox_server: EmbeddedServer) -> None:
+    folder = await record_meeting(meetbox_server, "cli")
+    assert meetbox_server.server is not None
+    data_dir = meetbox_server.server.settings.server.data_dir
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "meetbox", "recording", "process", folder.name,
+        "--data-dir", str(data_dir), "--size", "320x240", "--layout", "speaker",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode == 0, err.decode()
+    assert "2 participants" in out.decode()
+    assert "processing " in err.decode() and "100%" in err.decode()  # the progress bar
+    assert (folder / "composite-speaker-320x240.mp4").stat().st_size > 0
+    doc = await meetbox_server.server.store.recordings.find_one({"recordingId": folder.name})
+    assert doc is not None and "audio-mix.ogg" in {f["fileName"] for f in doc["files"]}
+    missing = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "meetbox", "recording", "process", "1_404",
+        "--data-dir", str(data_dir), stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(missing.communicate(), 30)
+    assert missing.returncode == 2 and "no recorded files" in err.decode()
