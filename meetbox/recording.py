@@ -24,16 +24,27 @@ from meetbox.errors import (
 from meetbox.ids import ParticipantSid
 from meetbox.recorder.compose import ComposeSpec
 from meetbox.recorder.recording import MANIFEST, RoomRecording
+from meetbox.recorder.upload import MAX_CHUNK, ChunkedUpload, UploadError
 from meetbox.recorder.worker import compose_in_worker
 from meetbox.sfu.tasks import cancel_and_wait
 from meetbox.store import Document, is_id, now_iso
 from meetbox.web import storage
+from meetbox.web.filenames import sanitize
 from meetbox.web.services import Api
 
 logger = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 1.0
 UNOWNED = "unowned"  # the storage folder of rooms without an owner in the store
+MAX_UPLOADS_PER_CONNECTION = 2
+
+
+@dataclass
+class Upload:
+    connection: str
+    room: str
+    doc_id: str
+    file: ChunkedUpload
 
 
 @dataclass
@@ -64,6 +75,7 @@ class RecordingEngine:
         self._stopping: set[asyncio.Task[Any]] = set()
         self.processing: dict[str, asyncio.Task[None]] = {}  # by recording id
         self._composer = asyncio.Semaphore(1)  # one composition at a time on the box
+        self.uploads: dict[str, Upload] = {}  # by file id
         self.closed = False
 
     def _stop_later(self, room: str, reason: str) -> None:
@@ -271,6 +283,97 @@ class RecordingEngine:
                 "files": [{"fileName": n, "fileSize": s} for n, s in added.items()],
             },
         )
+
+    # -- recordings made in the browser, uploaded in chunks -------------------------------------
+
+    def _refused(self, exc: UploadError) -> Exception:
+        return ResourceExhausted(str(exc)) if exc.exhausted else InvalidArgument(str(exc))
+
+    async def create_file(
+        self, room: str, connection: str, requested_by: str, recording_id: str, file_name: str
+    ) -> dict[str, Any]:
+        if sum(1 for u in self.uploads.values() if u.connection == connection) >= (
+            MAX_UPLOADS_PER_CONNECTION
+        ):
+            raise ResourceExhausted("finish an upload before starting another")
+        name = sanitize(file_name)
+        owner = await self._owner_of(room)
+        used = await storage.usage(self.api, owner)
+        limit = min(self.api.settings.api.max_recording_upload_bytes, used["availableStorage"])
+        if limit <= 0:
+            raise ResourceExhausted("the storage limit is reached: nothing can be uploaded")
+        folder = storage.recording_path(self.api, owner or UNOWNED, room, recording_id, "x").parent
+        doc = await self.api.store.recordings.find_one(
+            {"recordingId": recording_id, "roomId": room}
+        )
+        if doc is None:
+            at = now_iso()
+            doc = await self.api.store.recordings.insert(
+                {
+                    "recordingId": recording_id, "roomId": room, "streamId": connection,
+                    "ownerId": owner, "hostName": requested_by, "startTime": at,
+                    "endTime": None, "videoType": "browser", "state": "uploading",
+                    "files": [], "fileSize": 0, "createdAt": at, "updatedAt": at,
+                }
+            )  # fmt: skip
+        elif doc.get("state") == "recording":
+            raise FailedPrecondition("this recording is being recorded by the server")
+        try:
+            upload = ChunkedUpload(folder / name, limit)
+        except UploadError as exc:
+            raise self._refused(exc) from None
+        file_id = secrets.token_hex(8)
+        self.uploads[file_id] = Upload(connection, room, doc["_id"], upload)
+        return {"fileId": file_id, "fileName": name, "maxChunk": MAX_CHUNK, "limit": limit}
+
+    def _upload(self, room: str, connection: str, file_id: str) -> Upload:
+        upload = self.uploads.get(file_id)
+        if upload is None or upload.connection != connection or upload.room != room:
+            raise NotFound("no such upload on this connection")
+        return upload
+
+    async def stream(
+        self, room: str, connection: str, file_id: str, index: int, data: bytes
+    ) -> dict[str, Any]:
+        upload = self._upload(room, connection, file_id)
+        try:
+            await asyncio.to_thread(upload.file.write, index, data)
+        except UploadError as exc:
+            if exc.aborted:
+                self.uploads.pop(file_id, None)
+            raise self._refused(exc) from None
+        return {"fileId": file_id, "received": upload.file.size, "next": upload.file.next_index}
+
+    async def stop_writing(self, room: str, connection: str, file_id: str) -> dict[str, Any]:
+        upload = self._upload(room, connection, file_id)
+        self.uploads.pop(file_id, None)
+        try:
+            size = await asyncio.to_thread(upload.file.finish)
+        except UploadError as exc:
+            raise self._refused(exc) from None
+        name = upload.file.final.name
+        doc = await self.api.store.recordings.get(upload.doc_id)
+        files = [f for f in (doc or {}).get("files") or [] if f.get("fileName") != name]
+        files.append({"fileName": name, "fileSize": size})
+        await self.api.store.recordings.update(
+            {"_id": upload.doc_id},
+            set={
+                "files": files,
+                "fileName": files[0]["fileName"],
+                "fileSize": sum(int(f.get("fileSize") or 0) for f in files),
+                "state": "stopped",
+                "endTime": now_iso(),
+                "updatedAt": now_iso(),
+            },
+        )
+        return {"fileId": file_id, "fileName": name, "fileSize": size}
+
+    def forget_uploads(self, connection: str) -> None:
+        """A connection went away: its unfinished uploads are thrown away."""
+        for file_id, upload in list(self.uploads.items()):
+            if upload.connection == connection:
+                upload.file.abort()
+                del self.uploads[file_id]
 
     def recording_of(self, recording_id: str) -> Active | None:
         return next((a for a in self.active.values() if a.recording_id == recording_id), None)

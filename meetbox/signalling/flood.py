@@ -18,6 +18,7 @@ RATES = {
     "chat": Rate(2.0, 8),
     "draw": Rate(120.0, 400),
     "event": Rate(10.0, 30),
+    "upload": Rate(100.0, 200),  # chunks of a browser recording
 }
 
 

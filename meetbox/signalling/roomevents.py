@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from meetbox.errors import FailedPrecondition, InvalidArgument, MeetboxError, PermissionDenied
 from meetbox.signalling import payloads
 from meetbox.signalling.flood import FloodGuard
+from meetbox.signalling.observer import RecordingControl
 from meetbox.signalling.participant import Participant
 from meetbox.signalling.room import Room
 from meetbox.signalling.whiteboard import json_size
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from meetbox.signalling.server import SignallingServer
 
 logger = logging.getLogger(__name__)
+
+RECORDING_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 MAX_CHAT = 2000
 MAX_TEXT = 5000
@@ -88,6 +92,9 @@ class RoomEventHandlers:
                 ),
                 self.process_recording,
             ),
+            (Spec("create-file", ("recordingId", "fileName")), self.create_file),
+            (Spec("stream", ("fileId", "index", "data"), flood="upload"), self.stream),
+            (Spec("stop-writing", ("fileId",)), self.stop_writing),
             (Spec("annotation", ("data",)), self.annotation),
             (Spec("meetingId", ("meetingId",), host_only=True), self.meeting_id),
             (Spec("whiteBoardToggle", ("open",), host_only=True), self.whiteboard_toggle),
@@ -250,6 +257,41 @@ class RoomEventHandlers:
             "layout": payloads.string(body, "layout", max_len=16, required=False, default="grid"),
         }
         return await engine.process(room.name, recording_id, options)
+
+    def _engine(self) -> RecordingControl:
+        if self.server.recordings is None:
+            raise FailedPrecondition("this server does not record")
+        return self.server.recordings
+
+    async def create_file(
+        self, room: Room, who: Participant, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        if not who.grant.can_publish:
+            raise PermissionDenied("this token does not allow publishing recordings")
+        recording_id = payloads.string(body, "recordingId", max_len=64)
+        if not RECORDING_ID.fullmatch(recording_id):
+            raise InvalidArgument("recordingId is letters, digits, '_' and '-'")
+        name = payloads.string(body, "fileName", max_len=200)
+        engine = self._engine()
+        return await engine.create_file(
+            room.name, who.connection_id, who.identity, recording_id, name
+        )
+
+    async def stream(self, room: Room, who: Participant, body: dict[str, Any]) -> dict[str, Any]:
+        file_id = payloads.string(body, "fileId", max_len=32)
+        index = payloads.integer(body, "index", low=0, high=10_000_000, default=-1)
+        if index < 0:
+            raise InvalidArgument("index is required")
+        data = body.get("data")
+        if not isinstance(data, bytes):
+            raise InvalidArgument("data must be binary")
+        return await self._engine().stream(room.name, who.connection_id, file_id, index, data)
+
+    async def stop_writing(
+        self, room: Room, who: Participant, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        file_id = payloads.string(body, "fileId", max_len=32)
+        return await self._engine().stop_writing(room.name, who.connection_id, file_id)
 
     async def meeting_id(self, room: Room, who: Participant, body: dict[str, Any]) -> None:
         room.features.meeting_id = payloads.string(body, "meetingId", max_len=64)

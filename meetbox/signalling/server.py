@@ -221,6 +221,8 @@ class SignallingServer:
 
     async def _disconnect(self, sid: str, *args: Any) -> None:
         self.room_events.flood.forget(sid)
+        if self.recordings is not None:
+            self.recordings.forget_uploads(sid)
         session = self.sessions.pop(sid, None)
         if session is not None:
             room, participant = session

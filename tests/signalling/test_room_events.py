@@ -68,7 +68,11 @@ def test_the_seed_event_list_is_implemented() -> None:
         "annotation",
         "meetingId",
         "room.join",
-        "process-recording",  # the seed's recording-server socket, on the room's socket
+        # the seed's recording-server socket, on the room's socket
+        "process-recording",
+        "create-file",
+        "stream",
+        "stop-writing",
     }  # room_connected is sent by the server on join
     assert seed == set(ALL_EVENTS)
     assert set(HOST_ONLY) == {
