@@ -29,7 +29,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from meetbox.client import Client, sink_media
 from meetbox.loadtest import procstat
-from meetbox.loadtest.clip import encode_video
+from meetbox.loadtest.clip import encode_audio, encode_video
 from meetbox.loadtest.latency import ProbePlan, run_probe
 from meetbox.loadtest.runner import LoadSpec, run_load
 from meetbox.loadtest.tracks import ClipTrack
@@ -211,6 +211,112 @@ def latency(per_downtrack: float) -> dict[str, Any]:
             log(json.dumps(level))
             levels.append(level)
     return {"levels": levels}
+
+
+# -- 7. recording cost --------------------------------------------------------------------
+
+RECORD_WINDOW = float(os.environ.get("BENCH_RECORD_WINDOW", "20"))
+
+
+async def _recording_client(url: str, token: str, mode: str, folder: str) -> float:
+    """CPU seconds this process spends over the window: receiving (``count``: RTP only)
+    or receiving, decoding and re-encoding with aiortc's MediaRecorder (``record``)."""
+    from aiortc.contrib.media import MediaRecorder
+
+    counter = RtpCounter()
+    client = Client(url, token, room="record", rtp_sink=counter if mode == "count" else None)
+    await client.connect(timeout=30)
+    recorders = []
+    if mode == "record":
+        # one recorder per track: MediaRecorder writes its header at the first packet,
+        # so audio arriving before the first video frame would leave the video stream empty
+        for kind, name in (("video", "baseline.webm"), ("audio", "baseline.ogg")):
+            remote = await client.wait_for_track(identity="speaker", kind=kind, timeout=20)
+            recorder = MediaRecorder(str(Path(folder) / name))
+            recorder.addTrack(remote.track)
+            await recorder.start()
+            recorders.append(recorder)
+    await asyncio.sleep(3)  # warm-up: the first keyframe, the encoder's start
+    started = time.process_time()
+    await asyncio.sleep(RECORD_WINDOW)
+    used = time.process_time() - started
+    for recorder in recorders:
+        await recorder.stop()
+    await client.close()
+    return used
+
+
+def _recording_process(url: str, token: str, mode: str, folder: str, out: Any) -> None:
+    os.sched_setaffinity(0, {LOAD_CPU})
+    out.put(asyncio.run(_recording_client(url, token, mode, folder)))
+
+
+def _baseline_record(url: str, token: str, mode: str, folder: str) -> float:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    process = context.Process(target=_recording_process, args=(url, token, mode, folder, out))
+    process.start()
+    try:
+        used: float = out.get(timeout=RECORD_WINDOW + 60)
+    finally:
+        process.join(10)
+    return used
+
+
+async def _meetbox_record(url: str, host: Client, pid: int) -> tuple[float, float]:
+    """Server CPU seconds over the window without, then with, the room being recorded."""
+    async def window() -> float:
+        before = procstat.cpu_seconds(pid) or 0.0
+        await asyncio.sleep(RECORD_WINDOW)
+        return (procstat.cpu_seconds(pid) or 0.0) - before
+
+    idle = await window()
+    await host.send("recording", {"recording": True})
+    await asyncio.sleep(3)  # the first keyframe, the files opened
+    recording = await window()
+    await host.send("recording", {"recording": False})
+    return idle, recording
+
+
+def recording() -> dict[str, Any]:
+    with meetbox_server() as (url, key, secret, pid), tempfile.TemporaryDirectory() as folder:
+        os.sched_setaffinity(0, {LOAD_CPU})
+
+        def token(identity: str, host: bool) -> str:
+            grant = VideoGrant(room="record", room_join=True, room_admin=host)
+            return mint_token(key, secret, identity, grant, ttl=3600)
+
+        async def run() -> dict[str, Any]:
+            host = Client(url, token("speaker", True), room="record")
+            await host.connect(timeout=30)
+            await publish_clip(host, encode_video())
+            await publish_clip(host, encode_audio())
+            await asyncio.sleep(2)
+            log("recording: meetbox's recorder")
+            idle, busy = await _meetbox_record(url, host, pid)
+            log("recording: aiortc receiving only, then with MediaRecorder")
+            loop = asyncio.get_running_loop()
+            count = await loop.run_in_executor(
+                None, _baseline_record, url, token("counter", False), "count", folder
+            )
+            record = await loop.run_in_executor(
+                None, _baseline_record, url, token("recorder", False), "record", folder
+            )
+            await host.close()
+            per_min = 60 / RECORD_WINDOW
+            return {
+                "meetbox_idle_cpu_s": idle,
+                "meetbox_recording_cpu_s": busy,
+                "baseline_receive_cpu_s": count,
+                "baseline_record_cpu_s": record,
+                "record_cpu_s_per_min": max(0.0, busy - idle) * per_min,
+                "baseline_record_cpu_s_per_min": max(0.0, record - count) * per_min,
+                "window_s": RECORD_WINDOW,
+            }
+
+        result = asyncio.run(run())
+        log(json.dumps(result))
+        return result
 
 
 # -- the baseline: aiortc MediaRelay ------------------------------------------------------
@@ -455,21 +561,23 @@ def machine() -> str:
 
 def main() -> None:
     started = time.monotonic()
-    log("1/6 forwarding cost and capacity")
+    log("1/7 forwarding cost and capacity")
     fwd = forwarding()
     top = top_step(fwd)
     per_downtrack = top["server_cores"] / top["subscribers"]
-    log("2/6 added latency at 0, 25, 50 and 75% of that capacity")
+    log("2/7 added latency at 0, 25, 50 and 75% of that capacity")
     lat = latency(per_downtrack)
     half = next(level for level in lat["levels"] if level["fraction"] == 0.5)
-    log("3/6 MediaRelay baseline")
+    log("3/7 MediaRelay baseline")
     base = baseline()
-    log("4/6 the SRTP floor")
+    log("4/7 the SRTP floor")
     floor_us = floor()
-    log("5/6 join time")
+    log("5/7 join time")
     joins = join_time()
-    log("6/6 signalling fan-out")
+    log("6/7 signalling fan-out")
     fan = fanout()
+    log("7/7 recording cost beside aiortc's MediaRecorder")
+    rec = recording()
 
     base_top = max(base["steps"], key=lambda s: s["subscribers"])
     q = statistics.quantiles(joins, n=20, method="inclusive")
@@ -487,6 +595,13 @@ def main() -> None:
         "added_latency_ms_p99": half["p99_ms"],
         "latency_levels": lat["levels"],
         "event_loop": event_loop(),
+        "record_cpu_s_per_min": rec["record_cpu_s_per_min"],
+        "baseline_record_cpu_s_per_min": rec["baseline_record_cpu_s_per_min"],
+        "record_cost_ratio_vs_baseline": (
+            rec["baseline_record_cpu_s_per_min"] / rec["record_cpu_s_per_min"]
+            if rec["record_cpu_s_per_min"] else None
+        ),
+        "recording": rec,
         "fanout_ratio_vs_bare": fan["bare_msgs_per_s"] / fan["meetbox_msgs_per_s"],
         "fanout_msgs_per_s": fan["meetbox_msgs_per_s"],
         "fanout_bare_msgs_per_s": fan["bare_msgs_per_s"],
@@ -536,6 +651,7 @@ Event loop of the server: {r['event_loop']}. Written by `make bench` (bench/run.
 | CPU per subscriber-stream | {r['meetbox_cpu_per_substream']:.5f} CPU-s/s | MediaRelay {r['baseline_cpu_per_substream']:.4f} (×{r['substream_cost_ratio_vs_baseline']:.0f}) | ≥ 50× cheaper | {ok(r['substream_cost_ratio_vs_baseline'] >= 50)} |
 | video down-tracks per core | {r['max_downtracks_per_core']} projected from the cost at {r['max_downtracks_measured']} measured (loss {r['loss_at_max'] * 100:.2f}%) | | ≥ 400 | {ok(r['max_downtracks_per_core'] >= 400)} |
 | join time (to first decoded frame) | p50 {r['join_ms_p50']:.0f} ms, p95 {r['join_ms_p95']:.0f} ms | | p50 < 300 ms | {ok(r['join_ms_p50'] < 300)} |
+| recording a 1 Mbps VP8 + Opus participant | {r['record_cpu_s_per_min']:.2f} CPU-s per minute (remux) | MediaRecorder {r['baseline_record_cpu_s_per_min']:.1f} CPU-s per minute (decode + re-encode; ×{(r['record_cost_ratio_vs_baseline'] or 0):.0f}) | ≥ 20× cheaper | {ok((r['record_cost_ratio_vs_baseline'] or 0) >= 20)} |
 | chat fan-out to 200 clients | {r['fanout_msgs_per_s']:.0f} msg/s | bare python-socketio {r['fanout_bare_msgs_per_s']:.0f} msg/s (ratio {r['fanout_ratio_vs_bare']:.2f}) | ≤ 1.2× | {ok(r['fanout_ratio_vs_bare'] <= 1.2)} |
 | added latency at 50% of capacity | p50 {r['added_latency_ms_p50']:.2f} ms, p99 {r['added_latency_ms_p99']:.2f} ms | idle server: p50 {r['latency_levels'][0]['p50_ms']:.2f} ms, p99 {r['latency_levels'][0]['p99_ms']:.2f} ms | p99 < 10 ms at 50% | {ok(r['added_latency_ms_p99'] < 10)} |
 
