@@ -22,11 +22,12 @@ run: setup
 	$(VENV)/bin/meetbox serve
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check meetbox tests
-	$(VENV)/bin/ruff format --check meetbox tests
+	$(VENV)/bin/ruff check meetbox tests bench
+	$(VENV)/bin/ruff format --check meetbox tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	MYPYPATH=bench $(VENV)/bin/mypy bench/*.py
 
 pytest: setup
 	./scripts/system-deps.sh

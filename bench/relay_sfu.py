@@ -15,7 +15,6 @@ source: asyncio.Future[MediaStreamTrack] | None = None
 pcs: set[RTCPeerConnection] = set()
 
 
-
 async def publish(request: web.Request) -> web.Response:
     global source
     source = asyncio.get_running_loop().create_future()

@@ -1,0 +1,105 @@
+"""What every part of ``make bench`` shares: the cores, the pinned servers, logging."""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SERVER_CPU, LOAD_CPU = 0, 1
+STEPS = [int(n) for n in os.environ.get("BENCH_STEPS", "25,50,100,150,200,250").split(",")]
+BASELINE_STEPS = [1, 2, 4]
+WINDOW = float(os.environ.get("BENCH_WINDOW", "8"))
+MAX_LOSS = 0.005
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def log(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)  # polling a port that is not open yet
+    raise TimeoutError(f"nothing listens on {port} after {timeout}s")
+
+
+@contextmanager
+def pinned_server(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[int]:
+    process = subprocess.Popen(
+        args,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
+    )
+    try:
+        wait_listening(port, process)
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def meetbox_server() -> Iterator[tuple[str, str, str, int]]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data:
+        key, secret = "bench", secrets.token_hex(24)
+        env = {
+            "MEETBOX_KEYS_API_KEY": key,
+            "MEETBOX_KEYS_API_SECRET": secret,
+            "MEETBOX_SERVER_LOG_LEVEL": "WARNING",
+        }
+        exe = str(Path(sys.executable).with_name("meetbox"))
+        with pinned_server(
+            [exe, "serve", "--data-dir", data, "--port", str(port)], port, env
+        ) as pid:
+            yield f"http://127.0.0.1:{port}", key, secret, pid
+
+
+def event_loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    )

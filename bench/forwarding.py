@@ -1,0 +1,232 @@
+"""1. Forwarding cost and capacity, beside the MediaRelay baseline and the SRTP floor; the plot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from common import (
+    BASELINE_STEPS,
+    HERE,
+    LOAD_CPU,
+    MAX_LOSS,
+    SERVER_CPU,
+    STEPS,
+    WINDOW,
+    free_port,
+    log,
+    meetbox_server,
+    pinned_server,
+)
+
+from meetbox.client import sink_media
+from meetbox.loadtest import procstat
+from meetbox.loadtest.clip import encode_video
+from meetbox.loadtest.runner import LoadSpec, run_load
+from meetbox.loadtest.tracks import ClipTrack
+from meetbox.media.rtpcount import RtpCounter
+from meetbox.progress import ProgressBar
+
+# -- 1. forwarding cost and capacity -------------------------------------------------------
+
+
+def forwarding() -> dict[str, Any]:
+    steps = []
+    with meetbox_server() as (url, key, secret, pid):
+        for n in STEPS:
+            spec = LoadSpec(
+                url=url,
+                api_key=key,
+                api_secret=secret,
+                room=f"fwd-{n}",
+                subscribers=n,
+                duration=WINDOW,
+                join_timeout=120,
+                audio=False,
+                server_pid=pid,
+                worker_cpus=(LOAD_CPU,),
+            )
+            bar = ProgressBar(1.0, f"forwarding {n:>3} subscribers")
+            result = run_load(spec, partial(_show, bar))
+            bar.close()
+            sent = result.window.expected  # what the server sent the subscribers
+            step = {
+                "subscribers": n,
+                "joined": result.joined,
+                "server_cores": result.server_cores,
+                "packets_per_second": sent / result.window_seconds if result.window_seconds else 0,
+                "loss": result.loss,
+                "fps": result.fps_per_subscriber,
+                "bitrate_bps": result.bitrate_per_subscriber,
+                "us_per_packet": (result.server_cpu_s or 0) / sent * 1e6 if sent else None,
+                "join_ms_p50": result.percentile_join(50),
+                "errors": result.errors[:3],
+            }
+            log(json.dumps(step))
+            steps.append(step)
+    return {"steps": steps}
+
+
+def _show(bar: ProgressBar, sample: Any, done: float) -> None:
+    bar.update(done, f"loss {sample.loss:.2%}")
+
+
+def top_step(fwd: dict[str, Any]) -> dict[str, Any]:
+    """The largest step every subscriber joined with loss at or under MAX_LOSS."""
+    clean = [s for s in fwd["steps"] if s["loss"] <= MAX_LOSS and s["joined"] == s["subscribers"]]
+    return max(clean, key=lambda s: s["subscribers"]) if clean else fwd["steps"][0]
+
+
+# -- the baseline: aiortc MediaRelay ------------------------------------------------------
+
+
+async def _first_video(counters: list[RtpCounter], deadline: float) -> None:
+    """Until every counter has seen video (the transports fill them; nothing to await)."""
+    for counter in counters:
+        while counter.first_video_at is None and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # a plain attribute the transports set: no event to await
+
+
+async def _relay_run(url: str, n: int, pid: int) -> dict[str, Any]:
+    clip = encode_video()
+    pcs: list[RTCPeerConnection] = []
+    counters: list[RtpCounter] = []
+    async with aiohttp.ClientSession() as http:
+        publisher = RTCPeerConnection()
+        pcs.append(publisher)
+        track = ClipTrack(clip)
+        transceiver = publisher.addTransceiver(track, direction="sendonly")
+        track.answer_keyframe_requests(transceiver.sender)
+        await publisher.setLocalDescription(await publisher.createOffer())
+        async with http.post(f"{url}/publish", json={"sdp": publisher.localDescription.sdp}) as r:
+            reply = await r.json()
+        await publisher.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+        for _ in range(n):
+            pc = RTCPeerConnection()
+            pcs.append(pc)
+            pc.addTransceiver("video", direction="recvonly")
+            await pc.setLocalDescription(await pc.createOffer())
+            async with http.post(f"{url}/subscribe", json={"sdp": pc.localDescription.sdp}) as r:
+                reply = await r.json()
+            await pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
+            counter = RtpCounter()
+            sink_media(pc, counter)
+            counters.append(counter)
+        deadline = time.monotonic() + 30
+        await _first_video(counters, deadline)
+        await asyncio.sleep(2)  # warm-up: encoders settle
+        cpu0, frames0, t0 = (
+            procstat.cpu_seconds(pid),
+            sum(c.totals().frames for c in counters),
+            time.monotonic(),
+        )
+        await asyncio.sleep(WINDOW)
+        cpu1, frames1, t1 = (
+            procstat.cpu_seconds(pid),
+            sum(c.totals().frames for c in counters),
+            time.monotonic(),
+        )
+        for pc in pcs:
+            await pc.close()
+    assert cpu0 is not None and cpu1 is not None
+    cores = (cpu1 - cpu0) / (t1 - t0)
+    return {
+        "subscribers": n,
+        "server_cores": cores,
+        "cpu_per_substream": cores / n,
+        "fps": (frames1 - frames0) / (t1 - t0) / n,
+    }
+
+
+def baseline() -> dict[str, Any]:
+    steps = []
+    for n in BASELINE_STEPS:
+        port = free_port()
+        with pinned_server(
+            [sys.executable, str(HERE / "relay_sfu.py"), "--port", str(port)], port
+        ) as pid:
+            os.sched_setaffinity(0, {LOAD_CPU})
+            step = asyncio.run(_relay_run(f"http://127.0.0.1:{port}", n, pid))
+        log(json.dumps(step))
+        steps.append(step)
+    return {"steps": steps}
+
+
+# -- the floor: receive, SRTP-protect, send -----------------------------------------------
+
+
+def floor(packets: int = 200_000) -> float:
+    from pylibsrtp import Policy, Session
+
+    os.sched_setaffinity(0, {SERVER_CPU})
+    policy = Policy(key=secrets.token_bytes(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND)
+    session = Session(policy=policy)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    target, dest = rx.getsockname(), sink.getsockname()
+    header = bytes([0x80, 96])
+    cpu = 0.0
+    done = 0
+    batch = 500
+    while done < packets:
+        for i in range(batch):
+            seq = (done + i) & 0xFFFF
+            tx.sendto(header + seq.to_bytes(2, "big") + b"\0\0\0\1\0\0\0\2" + bytes(1100), target)
+        start = time.process_time()
+        for _ in range(batch):
+            data = rx.recv(2048)
+            out.sendto(session.protect(data), dest)
+        cpu += time.process_time() - start
+        while True:  # drain the sink so its buffer never fills
+            try:
+                sink.recv(2048, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+        done += batch
+    return cpu / packets * 1e6
+
+
+def plot(fwd: dict[str, Any], base: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    ax.plot(
+        [s["subscribers"] for s in fwd["steps"]],
+        [s["server_cores"] * 100 for s in fwd["steps"]],
+        "o-",
+        label="meetbox (forwards RTP)",
+    )
+    ax.plot(
+        [s["subscribers"] for s in base["steps"]],
+        [s["server_cores"] * 100 for s in base["steps"]],
+        "s-",
+        color="tab:red",
+        label="aiortc MediaRelay (decode + re-encode per subscriber)",
+    )
+    ax.set_xlabel("subscribers (1 Mbps 640x480 VP8 video each)")
+    ax.set_ylabel("server CPU, % of one core")
+    ax.set_ylim(0, 110)
+    ax.axhline(100, color="grey", lw=0.8, ls="--")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title("Server CPU against subscriber count (one core)")
+    fig.tight_layout()
+    fig.savefig(path)
