@@ -120,21 +120,25 @@ class TransportWriter:
     ``sendto`` and address) is looked up again only when ICE nominates another pair.
     """
 
-    __slots__ = ("_addr", "_pair", "_sendto", "_transport")
+    __slots__ = ("_addr", "_nominated", "_pair", "_sendto", "_transport", "connected")
 
     def __init__(self, transport: RTCDtlsTransport) -> None:
         self._transport = transport
+        # the ICE connection's nominated pairs: one dict for the connection's life
+        self._nominated: dict[int, Any] = transport.transport._connection._nominated
         self._pair: object = None
         self._sendto: Callable[[bytes, Any], object] | None = None
         self._addr: Any = None
+        # a plain attribute, read for every forwarded packet; kept by the state events
+        self.connected = transport._state is DtlsState.CONNECTED
+        transport.on("statechange", self._state_changed)
+
+    def _state_changed(self) -> None:
+        self.connected = self._transport._state is DtlsState.CONNECTED
 
     @property
     def transport(self) -> RTCDtlsTransport:
         return self._transport
-
-    @property
-    def connected(self) -> bool:
-        return self._transport._state is DtlsState.CONNECTED
 
     def _route(self, pair: Any) -> None:
         self._pair = pair
@@ -152,10 +156,9 @@ class TransportWriter:
             self._sendto = send_data
 
     def send(self, data: bytes) -> bool:
-        transport = self._transport
-        if transport._state is not DtlsState.CONNECTED:
+        if not self.connected:
             return False
-        srtp = transport._tx_srtp
+        srtp = self._transport._tx_srtp
         try:
             if 192 <= data[1] <= 223:
                 protected = srtp.protect_rtcp(data)
@@ -164,7 +167,7 @@ class TransportWriter:
         except pylibsrtp.Error as exc:
             logger.debug("SRTP protect failed: %s", exc)
             return False
-        pair = transport.transport._connection._nominated.get(1)
+        pair = self._nominated.get(1)
         if pair is None:
             return False
         if pair is not self._pair:
