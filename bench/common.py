@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from meetbox.loadtest.runner import LoadSpec
+
 HERE = Path(__file__).resolve().parent
 SERVER_CPU, LOAD_CPU = 0, 1
 STEPS = [int(n) for n in os.environ.get("BENCH_STEPS", "25,50,100,150,200,250").split(",")]
@@ -103,3 +105,12 @@ def machine() -> str:
     return (
         f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     )
+
+
+def video_load(url: str, key: str, secret: str, pid: int, room: str, subscribers: int) -> LoadSpec:
+    """The benchmark's load: one 1 Mbps VP8 publisher, ``subscribers`` counting it."""
+    return LoadSpec(
+        url=url, api_key=key, api_secret=secret, room=room, subscribers=subscribers,
+        duration=WINDOW, join_timeout=120, audio=False, server_pid=pid,
+        worker_cpus=(LOAD_CPU,),
+    )  # fmt: skip

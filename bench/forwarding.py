@@ -27,12 +27,13 @@ from common import (
     log,
     meetbox_server,
     pinned_server,
+    video_load,
 )
 
 from meetbox.client import sink_media
 from meetbox.loadtest import procstat
 from meetbox.loadtest.clip import encode_video
-from meetbox.loadtest.runner import LoadSpec, run_load
+from meetbox.loadtest.runner import run_load
 from meetbox.loadtest.tracks import ClipTrack
 from meetbox.media.rtpcount import RtpCounter
 from meetbox.progress import ProgressBar
@@ -44,18 +45,7 @@ def forwarding() -> dict[str, Any]:
     steps = []
     with meetbox_server() as (url, key, secret, pid):
         for n in STEPS:
-            spec = LoadSpec(
-                url=url,
-                api_key=key,
-                api_secret=secret,
-                room=f"fwd-{n}",
-                subscribers=n,
-                duration=WINDOW,
-                join_timeout=120,
-                audio=False,
-                server_pid=pid,
-                worker_cpus=(LOAD_CPU,),
-            )
+            spec = video_load(url, key, secret, pid, f"fwd-{n}", n)
             bar = ProgressBar(1.0, f"forwarding {n:>3} subscribers")
             result = run_load(spec, partial(_show, bar))
             bar.close()

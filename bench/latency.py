@@ -13,11 +13,12 @@ from common import (
     WINDOW,
     log,
     meetbox_server,
+    video_load,
 )
 
 from meetbox.loadtest.clip import encode_video
 from meetbox.loadtest.latency import ProbePlan, run_probe
-from meetbox.loadtest.runner import LoadSpec, run_load
+from meetbox.loadtest.runner import run_load
 from meetbox.progress import ProgressBar
 from meetbox.signalling.tokens import VideoGrant, mint_token
 
@@ -47,18 +48,7 @@ def _latency_level(url: str, key: str, secret: str, pid: int, subscribers: int) 
     probe.start()
     try:
         if subscribers:
-            spec = LoadSpec(
-                url=url,
-                api_key=key,
-                api_secret=secret,
-                room=f"lat-{subscribers}",
-                subscribers=subscribers,
-                duration=WINDOW,
-                join_timeout=120,
-                audio=False,
-                server_pid=pid,
-                worker_cpus=(LOAD_CPU,),
-            )
+            spec = video_load(url, key, secret, pid, f"lat-{subscribers}", subscribers)
             bar = ProgressBar(1.0, f"latency at {subscribers:>3} subscribers")
 
             def second(sample: Any, done: float) -> None:
