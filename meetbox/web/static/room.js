@@ -498,7 +498,21 @@ socket.on("subscriber_offer", (offer) => {
 });
 socket.on("chat-box", (m) => chat.show(m));
 socket.on("transcript", (m) => { $("captions").textContent = `${m.username}: ${m.msg}`; });
-socket.on("recording", (m) => showRecording(m.recording));
+socket.on("recording", (m) => {
+  showRecording(m.recording);
+  if (!m.recording && m.reason && m.reason !== "stopped") {
+    setStatus(`recording stopped: ${m.reason}`, true);
+  } else if (!m.recording && m.files) {
+    setStatus(`recording saved: ${m.files.map((f) => f.fileName).join(", ")}`);
+  }
+});
+socket.on("recording-progress", (m) => {
+  setStatus(`processing the recording: ${Math.round(m.progress * 100)}%`);
+});
+socket.on("recording-processed", (m) => {
+  if (m.error) setStatus(`processing the recording failed: ${m.error}`, true);
+  else setStatus(`recording processed: ${m.files.map((f) => f.fileName).join(", ")}`);
+});
 socket.on("whiteBoardToggle", (m) => showBoard(m.msg.open));
 socket.on("sendDrawingData", (m) => board.remote(m));
 socket.on("Un-do", () => board.undo(false));
