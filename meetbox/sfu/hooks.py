@@ -92,7 +92,9 @@ def intercept_transport(
             logger.exception("RTP handler failed")
         # aiortc's receive loop takes queued datagrams without yielding: a keyframe's
         # burst fanned out to many subscribers would hold every other room's packets
-        # back for its whole length. Yield once per packet: one fan-out at a time.
+        # back for its whole length. Yield once per packet: one fan-out at a time (in a
+        # load generator, it is what keeps a publisher sharing the loop with many
+        # subscribers on time).
         await asyncio.sleep(0)
 
     async def handle_rtcp(data: bytes) -> None:
