@@ -32,7 +32,7 @@ async def test_the_host_records_a_meeting_of_browsers(
     assert await ann.locator("#record").is_hidden()  # host only
     await host.click("#record")
     await ann.locator("#recording").wait_for(state="visible", timeout=10000)
-    assert await host.locator("#record").text_content() == "stop recording"
+    await host.locator("#record", has_text="stop recording").wait_for(timeout=10000)
     await asyncio.sleep(4)  # the meeting being recorded
     await host.click("#record")
     await ann.locator("#recording").wait_for(state="hidden", timeout=10000)
