@@ -27,6 +27,8 @@ RECORDED_KINDS = ("audio", "video")
 # recorded from its audio on (the video joins at its first keyframe)
 KEYFRAME_WAIT = 1.5
 FRAME_MS = {"audio": 20, "video": 33}
+# a segment younger than this is started over, not ended, when a track is added to it
+RESTART_WINDOW = 1.0
 
 
 MANIFEST = "manifest.json"
@@ -73,7 +75,10 @@ class ParticipantRecording:
     def add(self, tap: RecorderTap) -> None:
         self.taps[tap.up.sid] = tap
         if self.segment is not None and not self.segment.has(tap.kind):
-            self.end_segment()  # the next segment holds the new track too
+            # the next segment holds the new track too; a segment only just begun (the
+            # camera's keyframe came before the microphone was published) is started over
+            young = time.time() - self._t0 < RESTART_WINDOW
+            self.end_segment(discard=young)
 
     def remove(self, tap: RecorderTap) -> None:
         self.taps.pop(tap.up.sid, None)
@@ -128,14 +133,14 @@ class ParticipantRecording:
         logger.info("recording %s into %s", self.stem, path.name)
         return self.segment
 
-    def end_segment(self) -> None:
+    def end_segment(self, discard: bool = False) -> None:
         segment, self.segment = self.segment, None
         self._waiting_since = None
         if segment is None:
             return
         segment.close()
         info = next((s for s in self.segments if s.file == segment.path.name), None)
-        if segment.frames == 0:
+        if segment.frames == 0 or discard:
             segment.path.unlink(missing_ok=True)
             self.files.remove(segment.path)
             if info is not None:
