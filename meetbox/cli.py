@@ -178,6 +178,7 @@ def cmd_recording_process(args: argparse.Namespace) -> int:
     from meetbox.progress import ProgressBar
     from meetbox.recorder.compose import ComposeSpec, compose
     from meetbox.recorder.recording import MANIFEST
+    from meetbox.web.storage import file_fields
 
     settings = _settings(args)
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", args.recording_id):
@@ -205,10 +206,7 @@ def cmd_recording_process(args: argparse.Namespace) -> int:
         if doc is None:
             return 0
         added = {p.name: p.stat().st_size for p in (video, audio)}
-        files = [f for f in doc.get("files") or [] if f.get("fileName") not in added]
-        files += [{"fileName": n, "fileSize": size} for n, size in added.items()]
-        total = sum(int(f.get("fileSize") or 0) for f in files)
-        await store.recordings.update({"_id": doc["_id"]}, set={"files": files, "fileSize": total})
+        await store.recordings.update({"_id": doc["_id"]}, set=file_fields(doc, added))
         return 0
 
     asyncio.run(_with_store(settings, account))

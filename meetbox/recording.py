@@ -264,15 +264,9 @@ class RecordingEngine:
             return
         added = {p.name: p.stat().st_size for p in (result.video, result.audio)}
         current = await self.api.store.recordings.get(doc["_id"]) or doc
-        files = [f for f in current.get("files") or [] if f.get("fileName") not in added]
-        files += [{"fileName": name, "fileSize": size} for name, size in added.items()]
         await self.api.store.recordings.update(
             {"_id": doc["_id"]},
-            set={
-                "files": files,
-                "fileSize": sum(int(f.get("fileSize") or 0) for f in files),
-                "updatedAt": now_iso(),
-            },
+            set={**storage.file_fields(current, added), "updatedAt": now_iso()},
         )
         await self.api.signalling.to_room(
             room,
@@ -353,14 +347,10 @@ class RecordingEngine:
             raise self._refused(exc) from None
         name = upload.file.final.name
         doc = await self.api.store.recordings.get(upload.doc_id)
-        files = [f for f in (doc or {}).get("files") or [] if f.get("fileName") != name]
-        files.append({"fileName": name, "fileSize": size})
         await self.api.store.recordings.update(
             {"_id": upload.doc_id},
             set={
-                "files": files,
-                "fileName": files[0]["fileName"],
-                "fileSize": sum(int(f.get("fileSize") or 0) for f in files),
+                **storage.file_fields(doc, {name: size}),
                 "state": "stopped",
                 "endTime": now_iso(),
                 "updatedAt": now_iso(),

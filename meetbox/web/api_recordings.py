@@ -295,17 +295,10 @@ async def delete_recording(ctx: Ctx) -> web.Response:
     path = storage.recording_path(ctx.api, p["userId"], p["roomId"], p["recordingId"], name)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    files = doc.get("files") or []
-    if any(f.get("fileName") == name for f in files):  # one of a live recording's files
-        left = [f for f in files if f.get("fileName") != name]
+    if any(f.get("fileName") == name for f in doc.get("files") or []):  # a live recording's
         await ctx.api.store.recordings.update(
             {"_id": doc["_id"]},
-            set={
-                "files": left,
-                "fileSize": sum(int(f.get("fileSize") or 0) for f in left),
-                "fileName": left[0]["fileName"] if left else None,
-                "updatedAt": now_iso(),
-            },
+            set={**storage.file_fields(doc, removed=name), "updatedAt": now_iso()},
         )
     else:
         await ctx.api.store.recordings.update(

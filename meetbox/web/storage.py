@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from meetbox.store import Store, now_iso
+from meetbox.store import Document, Store, now_iso
 from meetbox.web.filenames import inside
 from meetbox.web.replies import BOOLEAN, ID, INTEGER, NUMBER, STRING, TIME, array, obj
 
@@ -61,6 +61,21 @@ def gb(value: int) -> str:
 
 def recording_path(api: Api, user_id: str, room_id: str, recording_id: str, name: str) -> Path:
     return inside(api.data_dir / "recordings", user_id, room_id, recording_id, name)
+
+
+def file_fields(
+    doc: Document | None, added: dict[str, int] | None = None, removed: str | None = None
+) -> dict[str, Any]:
+    """A recording's ``files``, ``fileSize`` (what its storage counts) and ``fileName``
+    after files are added (name -> size, replacing same-named ones) or one is removed."""
+    replaced = set(added or {}) | ({removed} if removed else set())
+    files = [f for f in ((doc or {}).get("files") or []) if f.get("fileName") not in replaced]
+    files += [{"fileName": name, "fileSize": size} for name, size in (added or {}).items()]
+    return {
+        "files": files,
+        "fileSize": sum(int(f.get("fileSize") or 0) for f in files),
+        "fileName": files[0]["fileName"] if files else None,
+    }
 
 
 def blob_url(base: str, user_id: str, room_id: str, recording_id: str, name: str) -> str:
