@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from meetbox.errors import (
@@ -58,7 +58,6 @@ class Active:
     watcher: asyncio.Task[None] | None = None
     others_usage: int = 0
     limit: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def new_recording_id() -> str:
@@ -364,9 +363,6 @@ class RecordingEngine:
             if upload.connection == connection:
                 upload.file.abort()
                 del self.uploads[file_id]
-
-    def recording_of(self, recording_id: str) -> Active | None:
-        return next((a for a in self.active.values() if a.recording_id == recording_id), None)
 
     async def close(self) -> None:
         if self.closed:
