@@ -16,7 +16,7 @@ from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media.depacketize import vp8_dimensions
 from meetbox.media.framer import Frame
 from meetbox.recorder.segment import SegmentFile, container_format
-from meetbox.recorder.tap import RecorderTap
+from meetbox.recorder.tap import RecorderTap, SenderClock
 from meetbox.sfu.router import Router
 from meetbox.sfu.uptrack import UpTrack
 
@@ -60,6 +60,7 @@ class ParticipantRecording:
         self.folder = folder
         self.stem = stem
         self.segments: list[SegmentInfo] = []
+        self.sender = SenderClock()  # the publisher's clock, shared by its tracks
         self._on_segment = on_segment
         self.taps: dict[TrackSid, RecorderTap] = {}
         self.files: list[Path] = []
@@ -84,6 +85,7 @@ class ParticipantRecording:
         self.taps.pop(tap.up.sid, None)
         if not self.taps:
             self.end_segment()
+            self.sender = SenderClock()  # whoever comes back publishes on a new clock
 
     def _video_tap(self) -> RecorderTap | None:
         return next((t for t in self.taps.values() if t.kind == "video"), None)
@@ -190,7 +192,7 @@ class RoomRecording:
             who = ParticipantRecording(self.folder, stem, self.write_manifest)
             self.participants[identity] = who
         participant = who
-        tap = RecorderTap(up, participant.on_frame, participant.remove)
+        tap = RecorderTap(up, participant.on_frame, participant.remove, participant.sender)
         participant.add(tap)
 
     def write_manifest(self) -> None:
