@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -64,3 +65,15 @@ async def enter(page: Any, url: str) -> None:
         "document.querySelector('#pj-camera').options.length > 0", timeout=10000
     )
     await join.click()
+
+
+def browser_marks(timeout: float) -> list[pytest.MarkDecorator]:
+    """A browser test module's marks: the ``browser`` marker, its timeout, and the skip
+    that ``MEETBOX_SKIP_BROWSER=1`` asks for on a machine without Chromium."""
+    return [
+        pytest.mark.browser,
+        pytest.mark.timeout(timeout),
+        pytest.mark.skipif(
+            os.environ.get("MEETBOX_SKIP_BROWSER") == "1", reason="MEETBOX_SKIP_BROWSER=1 was set"
+        ),
+    ]

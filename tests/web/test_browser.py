@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from meetbox.server import EmbeddedServer
-from tests.web.conftest import ARTIFACTS, VIDEO_STATE, enter
+from tests.web.conftest import ARTIFACTS, VIDEO_STATE, browser_marks, enter
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(
-        os.environ.get("MEETBOX_SKIP_BROWSER") == "1", reason="MEETBOX_SKIP_BROWSER=1 was set"
-    ),
-]
+pytestmark = browser_marks(120)
 
 
 async def test_two_browsers_see_each_other(meetbox_server: EmbeddedServer, browser: object) -> None:

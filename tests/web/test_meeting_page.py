@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
-
-import pytest
 
 from meetbox.server import EmbeddedServer
 from meetbox.web.api_auth import create_user
 from tests.helpers import eventually
-from tests.web.conftest import ARTIFACTS, VIDEO_STATE, enter
+from tests.web.conftest import ARTIFACTS, VIDEO_STATE, browser_marks, enter
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(150),
-    pytest.mark.skipif(
-        os.environ.get("MEETBOX_SKIP_BROWSER") == "1", reason="MEETBOX_SKIP_BROWSER=1 was set"
-    ),
-]
+pytestmark = browser_marks(150)
 
 
 async def open_page(

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import pytest
-
 from meetbox.server import EmbeddedServer
-from tests.web.conftest import ARTIFACTS, VIDEO_STATE
+from tests.web.conftest import ARTIFACTS, VIDEO_STATE, browser_marks
 from tests.web.test_meeting_page import open_page, sees_video_of
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(150),
-    pytest.mark.skipif(
-        os.environ.get("MEETBOX_SKIP_BROWSER") == "1", reason="MEETBOX_SKIP_BROWSER=1 was set"
-    ),
-]
+pytestmark = browser_marks(150)
 
 SCREEN_STATE = """
 (owner) => {

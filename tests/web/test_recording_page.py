@@ -4,22 +4,14 @@ files that hold Chromium's own VP8 and Opus, remuxed."""
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
-
-import pytest
 
 from meetbox.server import EmbeddedServer
 from tests.recorder.helpers import inspect
+from tests.web.conftest import browser_marks
 from tests.web.test_meeting_page import open_page, sees_video_of
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(150),
-    pytest.mark.skipif(
-        os.environ.get("MEETBOX_SKIP_BROWSER") == "1", reason="MEETBOX_SKIP_BROWSER=1 was set"
-    ),
-]
+pytestmark = browser_marks(150)
 
 
 async def test_the_host_records_a_meeting_of_browsers(
