@@ -154,40 +154,103 @@ def baseline() -> dict[str, Any]:
 
 # -- the floor: receive, SRTP-protect, send -----------------------------------------------
 
+# The cipher aiortc negotiates between two aiortc peers (meetbox and its load generator):
+# the floor protects with the same one.
+FLOOR_PROFILE = "SRTP_PROFILE_AEAD_AES_256_GCM"
+FLOOR_KEY_BYTES = 44
 
-def floor(packets: int = 200_000) -> float:
+
+def _floor_receiver(sockets: int, ready: Any) -> None:
+    """The load core's side of the floor: ``sockets`` UDP sockets, drained as they fill
+    (as many as meetbox's subscribers, so the kernel delivers to as many)."""
+    import selectors
+
+    os.sched_setaffinity(0, {LOAD_CPU})
+    selector = selectors.DefaultSelector()
+    addresses = []
+    for _ in range(sockets):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        selector.register(sock, selectors.EVENT_READ)
+        addresses.append(sock.getsockname())
+    ready.send(addresses)
+    while True:
+        for key, _ in selector.select():
+            try:
+                while True:
+                    key.fileobj.recv(2048)  # type: ignore[union-attr]
+            except BlockingIOError:
+                pass
+
+
+def floor(packets: int = 200_000, receivers: int = 0) -> float:
+    """CPU µs per packet of a bare loop: receive a datagram, SRTP-protect it, send it.
+
+    ``receivers`` > 0: sent round-robin to that many sockets of a process on the load
+    core, as meetbox's forwarded packets are; 0: to one socket of this process, drained
+    between batches (no delivery to another process: the kernel's cheapest case).
+    """
+    import multiprocessing
+
     from pylibsrtp import Policy, Session
 
     os.sched_setaffinity(0, {SERVER_CPU})
-    policy = Policy(key=secrets.token_bytes(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND)
+    policy = Policy(
+        key=secrets.token_bytes(FLOOR_KEY_BYTES),
+        ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+        srtp_profile=getattr(Policy, FLOOR_PROFILE),
+    )
     session = Session(policy=policy)
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
-    target, dest = rx.getsockname(), sink.getsockname()
+    receiver = None
+    if receivers:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        receiver = context.Process(target=_floor_receiver, args=(receivers, theirs), daemon=True)
+        receiver.start()
+        if not ours.poll(30):
+            raise RuntimeError("the floor's receiver process did not start")
+        destinations = ours.recv()
+    else:
+        destinations = [sink.getsockname()]
+    # one sending socket per destination, as each subscriber's ICE pair has its own
+    senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in destinations]
+    target = rx.getsockname()
     header = bytes([0x80, 96])
     cpu = 0.0
     done = 0
     batch = 500
-    while done < packets:
-        for i in range(batch):
-            seq = (done + i) & 0xFFFF
-            tx.sendto(header + seq.to_bytes(2, "big") + b"\0\0\0\1\0\0\0\2" + bytes(1100), target)
-        start = time.process_time()
-        for _ in range(batch):
-            data = rx.recv(2048)
-            out.sendto(session.protect(data), dest)
-        cpu += time.process_time() - start
-        while True:  # drain the sink so its buffer never fills
-            try:
-                sink.recv(2048, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                break
-        done += batch
+    turn = 0
+    try:
+        while done < packets:
+            for i in range(batch):
+                seq = ((done + i) & 0xFFFF).to_bytes(2, "big")
+                tx.sendto(header + seq + b"\0\0\0\1\0\0\0\2" + bytes(1100), target)
+            start = time.process_time()
+            for _ in range(batch):
+                data = rx.recv(2048)
+                senders[turn].sendto(session.protect(data), destinations[turn])
+                turn = (turn + 1) % len(destinations)
+            cpu += time.process_time() - start
+            while True:  # drain the local sink so its buffer never fills
+                try:
+                    sink.recv(2048, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
+            done += batch
+    finally:
+        for sock in (rx, tx, sink, *senders):
+            sock.close()
+        if receiver is not None:
+            receiver.kill()
+            receiver.join(5)
     return cpu / packets * 1e6
 
 

@@ -30,7 +30,8 @@ def main() -> None:
     log("3/7 MediaRelay baseline")
     base = baseline()
     log("4/7 the SRTP floor")
-    floor_us = floor()
+    floor_us = floor(receivers=top["subscribers"])
+    floor_local_us = floor()
     log("5/7 join time")
     joins = join_time()
     log("6/7 signalling fan-out")
@@ -43,6 +44,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "us_per_packet": top["us_per_packet"],
         "floor_us_per_packet": floor_us,
+        "floor_local_sink_us_per_packet": floor_local_us,
         "baseline_cpu_per_substream": base_top["cpu_per_substream"],
         "meetbox_cpu_per_substream": per_downtrack,
         "max_downtracks_per_core": int(1 / per_downtrack),

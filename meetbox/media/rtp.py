@@ -150,8 +150,9 @@ def rewrite_tail(data: bytes | bytearray, header: RtpHeader, extension: bytes) -
     """The first header byte and everything after the fixed header (CSRCs, ``extension``,
     payload and padding) of a rewritten packet.
 
-    The forwarding path builds this once per packet and extension layout, then gives
-    each down-track its own fixed header with :func:`with_fixed_header`.
+    The forwarding path builds this once per packet and extension layout; each
+    down-track writes its own fixed header before it (:func:`with_fixed_header` makes the
+    whole packet as bytes).
     """
     first = (data[0] & 0xEF) | (0x10 if extension else 0)
     if header.csrc_end == 12:

@@ -16,7 +16,6 @@ from meetbox.media.rtp import (
     build_extensions,
     rewrite,
     rewrite_tail,
-    with_fixed_header,
     wrap_rtx,
 )
 from meetbox.sfu import hooks
@@ -130,7 +129,7 @@ class DownTrack:
         """Send one publisher packet; ``tails`` is this packet's shared tails by layout."""
         writer = self.writer
         payload_type = self.payload_type
-        if writer is None or payload_type is None or self.closed or not writer.connected:
+        if writer is None or payload_type is None or self.closed:
             return
         translated = self.munger.translate(header.sequence_number, header.timestamp, now)
         if translated is None:
@@ -139,16 +138,8 @@ class DownTrack:
         tail = tails.get(self._layout)
         if tail is None:
             tail = tails[self._layout] = rewrite_tail(data, header, self._extension(elements))
-        packet = with_fixed_header(
-            tail[0],
-            tail[1],
-            header.marker,
-            payload_type,
-            translated[0],
-            translated[1],
-            self.ssrc,
-        )
-        if writer.send(packet):
+        second = payload_type | 0x80 if header.marker else payload_type
+        if writer.send_rtp(tail[0], second, translated[0], translated[1], self.ssrc, tail[1]):
             self.packets_sent += 1
             self.octets_sent += header.payload_end - header.payload_start
 

@@ -27,10 +27,15 @@ from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
+from pylibsrtp._binding import ffi as _srtp_ffi
+from pylibsrtp._binding import lib as _srtp_lib
+
+from meetbox.media.rtp import RTP_HEADER
 
 logger = logging.getLogger(__name__)
 
 KNOWN_AIORTC = ("1.16.0",)
+KNOWN_PYLIBSRTP = ("1.0.0",)
 
 RtpHandler = Callable[[bytes, int], Awaitable[None]]
 RtcpHandler = Callable[[bytes], Awaitable[None]]
@@ -73,6 +78,15 @@ def selftest() -> None:
     sender_init = inspect.getsource(RTCRtpSender.__init__)
     if "self._ssrc" not in sender_init or "self._stream_id" not in sender_init:
         raise HookError(f"aiortc {version}: RTCRtpSender no longer sets _ssrc and _stream_id")
+    srtp_version = getattr(pylibsrtp, "__version__", "unknown")
+    if srtp_version not in KNOWN_PYLIBSRTP or "self._srtp = " not in inspect.getsource(
+        pylibsrtp.Session.__init__
+    ):
+        raise HookError(
+            f"meetbox calls libsrtp through pylibsrtp {', '.join(KNOWN_PYLIBSRTP)}'s session "
+            f"handle, but pylibsrtp {srtp_version} is installed: "
+            f"install pylibsrtp=={KNOWN_PYLIBSRTP[-1]}"
+        )
 
 
 # -- ingress ---------------------------------------------------------------------------
@@ -113,6 +127,15 @@ def intercept_transport(
 
 _PENDING_SENDS: set[asyncio.Future[None]] = set()
 
+# pylibsrtp's ``Session.protect`` allocates, copies the packet in and out and checks
+# its arguments in Python for every packet; the writer calls libsrtp itself on a buffer
+# of its own, into which the down-track's header and the shared packet tail are written.
+_srtp_protect = _srtp_lib.srtp_protect
+_srtp_protect_rtcp = _srtp_lib.srtp_protect_rtcp
+_BUFFER_SIZE = 2048
+MAX_PLAINTEXT = _BUFFER_SIZE - pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN
+_pack_header_into = RTP_HEADER.pack_into
+
 
 class TransportWriter:
     """SRTP-protects RTP or RTCP packets and sends them through one DTLS transport.
@@ -120,9 +143,21 @@ class TransportWriter:
     This is aiortc's ``_send_rtp`` without the coroutine per packet: the selected ICE
     pair's datagram transport does not block. The route (the nominated pair's
     ``sendto`` and address) is looked up again only when ICE nominates another pair.
+    One writer per transport: :func:`writer_for`.
     """
 
-    __slots__ = ("_addr", "_nominated", "_pair", "_sendto", "_transport", "connected")
+    __slots__ = (
+        "_addr",
+        "_buffer",
+        "_length",
+        "_nominated",
+        "_pair",
+        "_sendto",
+        "_session",
+        "_transport",
+        "_view",
+        "connected",
+    )
 
     def __init__(self, transport: RTCDtlsTransport) -> None:
         self._transport = transport
@@ -131,12 +166,19 @@ class TransportWriter:
         self._pair: object = None
         self._sendto: Callable[[bytes, Any], object] | None = None
         self._addr: Any = None
-        # a plain attribute, read for every forwarded packet; kept by the state events
-        self.connected = transport._state is DtlsState.CONNECTED
+        self._buffer = _srtp_ffi.new("char[]", _BUFFER_SIZE)
+        self._view = _srtp_ffi.buffer(self._buffer)
+        self._length = _srtp_ffi.new("int *")
+        self._session: Any = None  # libsrtp's srtp_t of the sending side, once connected
+        self.connected = False
+        self._state_changed()
         transport.on("statechange", self._state_changed)
 
     def _state_changed(self) -> None:
+        # a plain attribute, read for every forwarded packet; kept by the state events
         self.connected = self._transport._state is DtlsState.CONNECTED
+        session = self._transport._tx_srtp if self.connected else None
+        self._session = None if session is None else session._srtp[0]
 
     @property
     def transport(self) -> RTCDtlsTransport:
@@ -157,25 +199,64 @@ class TransportWriter:
 
             self._sendto = send_data
 
-    def send(self, data: bytes) -> bool:
-        if not self.connected:
+    def send_rtp(
+        self,
+        first: int,
+        second: int,
+        sequence_number: int,
+        timestamp: int,
+        ssrc: int,
+        tail: bytes,
+    ) -> bool:
+        """Send an RTP packet given as its fixed header's fields and the bytes after it
+        (:func:`meetbox.media.rtp.rewrite_tail`), without building it as bytes first."""
+        session = self._session
+        size = 12 + len(tail)
+        if session is None or size > MAX_PLAINTEXT:
             return False
-        srtp = self._transport._tx_srtp
-        try:
-            if 192 <= data[1] <= 223:
-                protected = srtp.protect_rtcp(data)
-            else:
-                protected = srtp.protect(data)
-        except pylibsrtp.Error as exc:
-            logger.debug("SRTP protect failed: %s", exc)
+        view = self._view
+        _pack_header_into(view, 0, first, second, sequence_number, timestamp, ssrc)
+        view[12:size] = tail
+        return self._protect_and_send(session, size, _srtp_protect)
+
+    def send(self, data: bytes) -> bool:
+        """Send one RTP or RTCP packet (RFC 5761: told apart by its second byte)."""
+        session = self._session
+        size = len(data)
+        if session is None or size > MAX_PLAINTEXT:
+            return False
+        self._view[0:size] = data
+        rtcp = 192 <= data[1] <= 223
+        return self._protect_and_send(session, size, _srtp_protect_rtcp if rtcp else _srtp_protect)
+
+    def _protect_and_send(self, session: Any, size: int, protect: Any) -> bool:
+        length = self._length
+        length[0] = size
+        status = protect(session, self._buffer, length)
+        if status:
+            logger.debug("SRTP protect failed: %s", _srtp_error(status))
             return False
         pair = self._nominated.get(1)
         if pair is None:
             return False
         if pair is not self._pair:
             self._route(pair)
-        self._sendto(protected, self._addr)  # type: ignore[misc]
+        self._sendto(self._view[0 : length[0]], self._addr)  # type: ignore[misc]
         return True
+
+
+def _srtp_error(status: int) -> str:
+    errors = pylibsrtp.ERRORS
+    return errors[status] if 0 <= status < len(errors) else f"libsrtp status {status}"
+
+
+def writer_for(transport: RTCDtlsTransport) -> TransportWriter:
+    """The transport's one writer (made on first use)."""
+    writer: TransportWriter | None = getattr(transport, "_meetbox_writer", None)
+    if writer is None:
+        writer = TransportWriter(transport)
+        transport._meetbox_writer = writer  # type: ignore[attr-defined]
+    return writer
 
 
 def observe_sent_rtp(transport: RTCDtlsTransport, observe: Callable[[bytes], None]) -> None:

@@ -158,7 +158,7 @@ class PublisherPeer:
                 ssrc=section.ssrc,
                 rtx_ssrc=section.rtx_ssrc,
                 extensions=mine.extensions,
-                send_rtcp=hooks.TransportWriter(transport).send,
+                send_rtcp=hooks.writer_for(transport).send,
                 rtcp_ssrc=self._rtcp_ssrc,
                 keyframe_interval=self.settings.keyframe_request_interval,
                 on_audio_level=self._on_audio_level,

@@ -126,7 +126,7 @@ class SubscriberPeer:
                 continue
             transport = hooks.transport_of(down.transceiver)
             hooks.intercept_transport(transport, self._on_rtp, self._on_rtcp)
-            down.configure(section, hooks.TransportWriter(transport))
+            down.configure(section, hooks.writer_for(transport))
         if not answer.done():
             answer.set_result(None)
 
