@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import socketio
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -35,6 +35,13 @@ class RtpSink(Protocol):
     payload_kinds: dict[int, str]  # filled by the client: payload type -> "audio" | "video"
 
     def add(self, data: bytes, arrival_ms: int) -> None: ...
+
+
+@runtime_checkable
+class ProtectedRtpSink(RtpSink, Protocol):
+    """An :class:`RtpSink` that can also count SRTP packets by their clear headers."""
+
+    def add_protected(self, data: bytes, tag_length: int) -> None: ...
 
 
 class ClientError(MeetboxError):
@@ -66,11 +73,17 @@ class Client:
         *,
         room: str | None = None,
         rtp_sink: RtpSink | None = None,
+        decrypt_media: bool = True,
     ) -> None:
         """``rtp_sink``, when given, takes every RTP packet the subscriber connection
-        receives (decrypted, not decoded: no decoder or jitter buffer runs)."""
+        receives (decrypted, not decoded: no decoder or jitter buffer runs). With
+        ``decrypt_media=False`` a :class:`ProtectedRtpSink` gets the SRTP packets as they
+        arrive, undecrypted (a load generator's counting subscribers)."""
+        if not decrypt_media and not isinstance(rtp_sink, ProtectedRtpSink):
+            raise TypeError("decrypt_media=False needs an rtp_sink with add_protected()")
         self.url = url
         self.rtp_sink = rtp_sink
+        self.decrypt_media = decrypt_media
         self.token = token
         self.room_name = room
         self.sio = socketio.AsyncClient(reconnection=False)
@@ -380,6 +393,10 @@ class Client:
         if self.rtp_sink is not None:
             sink_media(pc, self.rtp_sink)
         await pc.setLocalDescription(await pc.createAnswer())
+        if not self.decrypt_media and isinstance(self.rtp_sink, ProtectedRtpSink):
+            for transceiver in pc.getTransceivers():
+                transport = hooks.transport_of(transceiver)
+                hooks.take_protected_rtp(transport, self.rtp_sink.add_protected)
         await self._call("subscriber_answer", {"sdp": pc.localDescription.sdp})
 
     def _on_track(self, track: MediaStreamTrack) -> None:

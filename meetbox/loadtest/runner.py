@@ -41,6 +41,7 @@ class LoadSpec:
     fps: int = 30
     video: bool = True
     audio: bool = True
+    decrypt: bool = False  # subscribers decrypt SRTP (by default: count by the clear headers)
     server_pid: int | None = None
     worker_cpus: tuple[int, ...] = ()  # pin the workers (the benchmark: off the server's core)
 
@@ -125,6 +126,7 @@ def _plans(spec: LoadSpec) -> list[WorkerPlan]:
             subscriber_tokens=tuple(subscribers[i::workers]),
             video=video,
             audio=audio,
+            decrypt=spec.decrypt,
         )
         for i in range(workers)
     ]

@@ -29,6 +29,7 @@ class WorkerPlan:
     subscriber_tokens: tuple[str, ...]
     video: Clip | None
     audio: Clip | None
+    decrypt: bool = False
 
 
 @dataclass
@@ -83,7 +84,9 @@ async def _run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], sto
         async with gate:
             counter = RtpCounter()
             started = time.monotonic()
-            client = Client(plan.url, token, room=plan.room, rtp_sink=counter)
+            client = Client(
+                plan.url, token, room=plan.room, rtp_sink=counter, decrypt_media=plan.decrypt
+            )
             clients.append(client)
             try:
                 await client.connect(timeout=30)

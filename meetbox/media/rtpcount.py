@@ -44,8 +44,17 @@ class RtpCounter:
         self._clock = clock
 
     def add(self, data: bytes, arrival_ms: int) -> None:
-        if len(data) < 12:
-            return
+        """Count a decrypted RTP packet."""
+        if len(data) >= 12:
+            self._count(data, len(data))
+
+    def add_protected(self, data: bytes, tag_length: int) -> None:
+        """Count an SRTP packet from its header, which is in clear; its RTP size is
+        without the ``tag_length`` bytes of authentication tag."""
+        if len(data) >= 12 + tag_length:
+            self._count(data, len(data) - tag_length)
+
+    def _count(self, data: bytes, size: int) -> None:
         kind = self.payload_kinds.get(data[1] & 0x7F)
         if kind == "rtx":  # a retransmission: its own sequence space, not media
             self.retransmissions += 1
@@ -56,7 +65,7 @@ class RtpCounter:
             stream = self.streams[ssrc] = ReceiveStatistics(ssrc, 90000)
             self.frames[ssrc] = 0
         stream.packets_received += 1
-        stream.bytes_received += len(data)
+        stream.bytes_received += size
         seq = (data[2] << 8) | data[3]
         if stream.max_seq < 0:
             stream.base_seq = stream.max_seq = seq

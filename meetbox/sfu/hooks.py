@@ -122,6 +122,50 @@ def intercept_transport(
     transport._meetbox_intercepted = True  # type: ignore[attr-defined]
 
 
+# SRTP authentication tag lengths by DTLS-SRTP profile (RFC 5764, RFC 7714)
+_SRTP_TAG_LENGTHS = {
+    b"SRTP_AEAD_AES_256_GCM": 16,
+    b"SRTP_AEAD_AES_128_GCM": 16,
+    b"SRTP_AES128_CM_SHA1_80": 10,
+}
+
+
+def take_protected_rtp(transport: RTCDtlsTransport, on_rtp: Callable[[bytes, int], None]) -> None:
+    """Hand each SRTP packet the transport's ICE sockets receive to
+    ``on_rtp(packet, tag_length)`` as the datagram arrives, still encrypted: no queue, no
+    task switch, no decryption. The RTP header stays in clear (RFC 3711 section 3.1), so
+    packets, losses and frames can be counted; ``tag_length`` is the SRTP
+    authentication tag at the end. SRTCP, DTLS and STUN (RFC 7983) and anything before
+    the handshake ends go the usual way. Call after setLocalDescription (the sockets
+    exist then; calling again takes sockets added since); a load generator's
+    subscribers use this."""
+    tag_length = -1
+
+    def take(data: bytes) -> bool:
+        nonlocal tag_length
+        if len(data) < 12 or not 127 < data[0] < 192 or 192 <= data[1] <= 223:
+            return False
+        if tag_length < 0:
+            ssl = transport._ssl
+            if transport._rx_srtp is None or ssl is None:
+                return False
+            tag_length = _SRTP_TAG_LENGTHS.get(ssl.get_selected_srtp_profile(), 0)
+        on_rtp(data, tag_length)
+        return True
+
+    for protocol in transport.transport._connection._protocols:
+        if getattr(protocol, "_meetbox_taken", False):
+            continue
+        protocol._meetbox_taken = True  # type: ignore[attr-defined]
+        received = protocol.datagram_received
+
+        def datagram_received(data: Any, addr: Any, received: Any = received) -> None:
+            if not take(data):
+                received(data, addr)
+
+        protocol.datagram_received = datagram_received  # type: ignore[method-assign]
+
+
 # -- egress ----------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from meetbox.loadtest.clip import encode_audio, encode_video
 from meetbox.loadtest.latency import LatencySink, ProbePlan, probe
 from meetbox.media.rtpcount import RtpCounter
 from meetbox.server import EmbeddedServer
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -110,3 +111,66 @@ async def test_the_latency_probe_times_packets_through_the_sfu(
     # every timed packet really crossed the SFU: positive, and far below a second
     assert len(samples) >= 60
     assert all(0 < ms < 1000 for ms in samples)
+
+
+class _Sizes:
+    """Records each video packet's RTP size and which way it came (a ProtectedRtpSink)."""
+
+    def __init__(self) -> None:
+        self.payload_kinds: dict[int, str] = {}
+        self.sizes: list[int] = []
+        self.protected = 0
+        self.decrypted = 0
+
+    def add(self, data: bytes, arrival_ms: int) -> None:
+        self.decrypted += 1
+        if self.payload_kinds.get(data[1] & 0x7F) == "video":
+            self.sizes.append(len(data))
+
+    def add_protected(self, data: bytes, tag_length: int) -> None:
+        self.protected += 1
+        if self.payload_kinds.get(data[1] & 0x7F) == "video":
+            self.sizes.append(len(data) - tag_length)
+
+
+async def test_counting_without_decrypting_sees_what_a_decrypting_subscriber_sees(
+    meetbox_server: EmbeddedServer,
+) -> None:
+    from meetbox.client import Client
+    from meetbox.loadtest.worker import publish_clip
+
+    room = "protected"
+    clip = encode_video(320, 240, 300_000, 30, seconds=1)
+    plain, protected = _Sizes(), _Sizes()
+    publisher = Client(meetbox_server.url, meetbox_server.token(room, "pub"), room=room)
+    watchers = [
+        Client(
+            meetbox_server.url,
+            meetbox_server.token(room, name, can_publish=False),
+            room=room,
+            rtp_sink=sink,
+            decrypt_media=sink is plain,
+        )
+        for name, sink in (("plain", plain), ("protected", protected))
+    ]
+    try:
+        for client in (*watchers, publisher):
+            await client.connect(timeout=30)
+        await publish_clip(publisher, clip)
+        await eventually(lambda: len(plain.sizes) >= 150 and len(protected.sizes) >= 150, 30)
+    finally:
+        await asyncio.gather(*(c.close() for c in (publisher, *watchers)))
+    # every packet of the protected subscriber came undecrypted, counted from its header
+    assert protected.protected > 0 and protected.decrypted == 0
+    assert plain.protected == 0 and plain.decrypted > 0
+    # the same packets, the same RTP sizes once the SRTP tag is left out (one of the two
+    # may have started at a later keyframe)
+    assert _contains(plain.sizes, protected.sizes[:60]) or _contains(
+        protected.sizes, plain.sizes[:60]
+    )
+    with pytest.raises(TypeError, match="add_protected"):
+        Client(meetbox_server.url, "token", rtp_sink=None, decrypt_media=False)
+
+
+def _contains(sequence: list[int], run: list[int]) -> bool:
+    return any(sequence[i : i + len(run)] == run for i in range(len(sequence) - len(run) + 1))
