@@ -18,7 +18,10 @@ from meetbox.loadtest.runner import LoadSpec
 
 HERE = Path(__file__).resolve().parent
 SERVER_CPU, LOAD_CPU = 0, 1
-STEPS = [int(n) for n in os.environ.get("BENCH_STEPS", "25,50,100,150,200,250").split(",")]
+STEPS = [
+    int(n) for n in os.environ.get("BENCH_STEPS", "25,50,100,150,200,250,300,350,400").split(",")
+]
+FPS = 30  # the load's video frame rate
 BASELINE_STEPS = [1, 2, 4]
 WINDOW = float(os.environ.get("BENCH_WINDOW", "8"))
 MAX_LOSS = 0.005
@@ -111,6 +114,6 @@ def video_load(url: str, key: str, secret: str, pid: int, room: str, subscribers
     """The benchmark's load: one 1 Mbps VP8 publisher, ``subscribers`` counting it."""
     return LoadSpec(
         url=url, api_key=key, api_secret=secret, room=room, subscribers=subscribers,
-        duration=WINDOW, join_timeout=120, audio=False, server_pid=pid,
+        duration=WINDOW, join_timeout=120, fps=FPS, audio=False, server_pid=pid,
         worker_cpus=(LOAD_CPU,),
     )  # fmt: skip

@@ -17,6 +17,7 @@ import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from common import (
     BASELINE_STEPS,
+    FPS,
     HERE,
     LOAD_CPU,
     MAX_LOSS,
@@ -72,8 +73,16 @@ def _show(bar: ProgressBar, sample: Any, done: float) -> None:
 
 
 def top_step(fwd: dict[str, Any]) -> dict[str, Any]:
-    """The largest step every subscriber joined with loss at or under MAX_LOSS."""
-    clean = [s for s in fwd["steps"] if s["loss"] <= MAX_LOSS and s["joined"] == s["subscribers"]]
+    """The largest step every subscriber joined and received the asked frame rate (within
+    10%) with loss at or under MAX_LOSS."""
+    clean = [
+        s
+        for s in fwd["steps"]
+        if s["loss"] <= MAX_LOSS
+        and s["joined"] == s["subscribers"]
+        and abs(s["fps"] - FPS) <= 0.1 * FPS
+        and not s.get("errors")
+    ]
     return max(clean, key=lambda s: s["subscribers"]) if clean else fwd["steps"][0]
 
 

@@ -27,7 +27,9 @@ from meetbox.signalling.tokens import VideoGrant, mint_token
 LATENCY_LEVELS = (0.0, 0.25, 0.5, 0.75)
 
 
-def _latency_level(url: str, key: str, secret: str, pid: int, subscribers: int) -> list[float]:
+def _latency_level(
+    url: str, key: str, secret: str, pid: int, subscribers: int
+) -> tuple[list[float], dict[str, Any]]:
     def token(identity: str, publish: bool) -> str:
         grant = VideoGrant(room="latency", room_join=True, can_publish=publish)
         return mint_token(key, secret, identity, grant, ttl=600)
@@ -46,18 +48,24 @@ def _latency_level(url: str, key: str, secret: str, pid: int, subscribers: int) 
     measure, stop = context.Event(), context.Event()
     probe = context.Process(target=run_probe, args=(plan, results, measure, stop), daemon=True)
     probe.start()
+    load: dict[str, Any] = {}
     try:
         if subscribers:
             spec = video_load(url, key, secret, pid, f"lat-{subscribers}", subscribers)
             bar = ProgressBar(1.0, f"latency at {subscribers:>3} subscribers")
 
             def second(sample: Any, done: float) -> None:
-                if done >= 0.3:  # every subscriber joined: the steady window
+                if sample.measuring:  # joined and settled: the steady window
                     measure.set()
                 bar.update(done, f"loss {sample.loss:.2%}")
 
-            run_load(spec, second)
+            result = run_load(spec, second)
             bar.close()
+            load = {
+                "load_loss": result.loss,
+                "load_fps": result.fps_per_subscriber,
+                "load_errors": result.errors,
+            }
         else:
             time.sleep(3)  # the probe joins and its first keyframe gets through
             measure.set()
@@ -70,7 +78,7 @@ def _latency_level(url: str, key: str, secret: str, pid: int, subscribers: int) 
             probe.kill()
     if isinstance(samples, str):
         raise RuntimeError(samples)
-    return [float(ms) for ms in samples]
+    return [float(ms) for ms in samples], load
 
 
 def latency(per_downtrack: float) -> dict[str, Any]:
@@ -79,7 +87,7 @@ def latency(per_downtrack: float) -> dict[str, Any]:
     with meetbox_server() as (url, key, secret, pid):
         for fraction in LATENCY_LEVELS:
             n = round(capacity * fraction)
-            samples = _latency_level(url, key, secret, pid, n)
+            samples, load = _latency_level(url, key, secret, pid, n)
             q = (
                 statistics.quantiles(samples, n=100, method="inclusive")
                 if len(samples) > 1
@@ -91,6 +99,7 @@ def latency(per_downtrack: float) -> dict[str, Any]:
                 "samples": len(samples),
                 "p50_ms": statistics.median(samples) if samples else None,
                 "p99_ms": q[98] if samples else None,
+                **load,
             }
             log(json.dumps(level))
             levels.append(level)

@@ -336,7 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--room", default="loadtest")
     load.add_argument("--publishers", type=int, default=1)
     load.add_argument("--subscribers", type=int, default=10)
-    load.add_argument("--workers", type=int, default=1, help="worker processes")
+    load.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes for the subscribers (the publishers get one of their own)",
+    )
     load.add_argument("--duration", type=float, default=30, help="steady-state seconds")
     load.add_argument("--join-timeout", type=float, default=90)
     load.add_argument("--resolution", type=_resolution, default=(640, 480))

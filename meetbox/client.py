@@ -209,6 +209,16 @@ class Client:
             raise ClientError(str(error.get("code")), str(error.get("message")))
         return reply
 
+    @property
+    def healthy(self) -> bool:
+        """Signalling is connected and no media connection has failed or closed."""
+        if not self.connected:
+            return False
+        return all(
+            pc is None or pc.connectionState not in ("failed", "closed")
+            for pc in (self.publisher, self.subscriber)
+        )
+
     async def publish(
         self,
         track: MediaStreamTrack,

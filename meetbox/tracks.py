@@ -18,10 +18,17 @@ AUDIO_PTIME = 0.02
 
 
 class Pacer:
-    """Paces ``recv`` to real time, as a camera or microphone would."""
+    """Paces ``recv`` to real time, as a camera or microphone would.
 
-    def __init__(self, interval: float) -> None:
+    A caller that falls behind catches up in a burst (every numbered frame is sent: the
+    synthetic test sources); with ``drop_late`` one a whole interval or more behind skips
+    the missed slots instead, as a camera drops the frames it could not deliver (a load
+    generator's publishers must not send bursts their clip never had).
+    """
+
+    def __init__(self, interval: float, drop_late: bool = False) -> None:
         self._interval = interval
+        self._drop_late = drop_late
         self._start: float | None = None
         self._count = 0
 
@@ -32,6 +39,8 @@ class Pacer:
         due = self._start + self._count * self._interval
         if due > now:
             await asyncio.sleep(due - now)
+        elif self._drop_late and now - due >= self._interval:
+            self._count = int((now - self._start) / self._interval)
         count = self._count
         self._count += 1
         return count

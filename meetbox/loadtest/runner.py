@@ -22,6 +22,12 @@ from meetbox.signalling.tokens import VideoGrant, mint_token
 logger = logging.getLogger(__name__)
 
 WARMUP = 2.0
+# After the joins the load settles before it is measured: a worker that fell behind
+# while everyone joined drains what its sockets held (for a few seconds it "receives"
+# several times the sent rate). Measured from SETTLE consecutive seconds at the asked
+# frame rate (within 10%) on, or MAX_SETTLE seconds after the last join at the latest.
+SETTLE = 3
+MAX_SETTLE = 20.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class Second:
     fps: float  # video frames received, mean per subscriber
     loss: float  # fraction of the packets expected in this second
     server_cpu: float | None  # cores
+    measuring: bool = False  # inside the steady-state window
 
 
 @dataclass
@@ -112,23 +119,30 @@ def _tokens(spec: LoadSpec, prefix: str, count: int, publish: bool) -> list[str]
 
 
 def _plans(spec: LoadSpec) -> list[WorkerPlan]:
+    """The publishers get a worker process of their own (a publisher sharing a loop with
+    many subscribers falls behind its frame rate when they are busy); the subscribers are
+    spread over ``spec.workers`` more."""
     video = encode_video(spec.width, spec.height, spec.bitrate, spec.fps) if spec.video else None
     audio = encode_audio() if spec.audio else None
     publishers = _tokens(spec, "pub", spec.publishers, True)
     subscribers = _tokens(spec, "sub", spec.subscribers, False)
     workers = max(1, spec.workers)
+    shares: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    if publishers:
+        shares.append((tuple(publishers), ()))
+    shares += [((), tuple(subscribers[i::workers])) for i in range(workers)]
     return [
         WorkerPlan(
             index=i,
             url=spec.url,
             room=spec.room,
-            publisher_tokens=tuple(publishers[i::workers]),
-            subscriber_tokens=tuple(subscribers[i::workers]),
+            publisher_tokens=publisher_tokens,
+            subscriber_tokens=subscriber_tokens,
             video=video,
             audio=audio,
             decrypt=spec.decrypt,
         )
-        for i in range(workers)
+        for i, (publisher_tokens, subscriber_tokens) in enumerate(shares)
     ]
 
 
@@ -152,10 +166,12 @@ class _Aggregate:
         self.errors.extend(report.errors)
 
     def stamp(self) -> float:
-        """The mean time of the latest reports (their totals are as of then)."""
-        if not self.latest:
+        """The time of the latest reports (their totals are as of then): their mean,
+        weighted by subscribers (the publishers' worker counts nothing)."""
+        counted = [(r.at, len(r.subscribers)) for r in self.latest.values() if r.subscribers]
+        if not counted:
             return time.time()
-        return sum(r.at for r in self.latest.values()) / len(self.latest)
+        return sum(at * n for at, n in counted) / sum(n for _, n in counted)
 
     def totals(self) -> Totals:
         total = Totals()
@@ -171,6 +187,9 @@ class _Aggregate:
             for s in r.subscribers
             if (s.join_ms is not None or not video)
         )
+
+    def disconnected(self) -> int:
+        return sum(1 for r in self.latest.values() for s in r.subscribers if not s.connected)
 
     def join_ms(self) -> list[float]:
         return [
@@ -204,6 +223,8 @@ def run_load(
     phase_end = started + spec.join_timeout
     window_start: tuple[float, Totals, float | None, float] | None = None
     previous = (started, Totals(), procstat.cpu_seconds(pid) if pid else None)
+    settled = 0  # consecutive seconds at the asked frame rate
+    joined_at: float | None = None
     try:
         while True:
             try:
@@ -230,9 +251,12 @@ def run_load(
                     server_cpu=(cpu - previous[2]) / span
                     if cpu is not None and previous[2] is not None
                     else None,
+                    measuring=window_start is not None,
                 )
                 result.seconds.append(sample)
                 previous = (now, totals, cpu)
+                steady = not spec.video or abs(sample.fps - spec.fps) <= 0.1 * spec.fps
+                settled = settled + 1 if steady and joined else 0
                 if window_start is None:  # joining: the first 30%
                     done = 0.3 * joined / max(spec.subscribers, 1)
                 else:
@@ -241,13 +265,20 @@ def run_load(
                     on_second(sample, min(done, 1.0))
             if window_start is None:
                 everyone = aggregate.joined(spec.video) >= spec.subscribers
-                if everyone and phase_end > now + WARMUP:
-                    phase_end = now + WARMUP  # all joined: warm up, then measure
-                if now >= phase_end:
+                if everyone and joined_at is None:
+                    joined_at = now  # all joined: warm up and settle, then measure
+                    phase_end = min(phase_end, now + MAX_SETTLE)
+                ready = joined_at is not None and now >= joined_at + WARMUP and settled >= SETTLE
+                if ready or now >= phase_end:
                     if aggregate.joined(spec.video) < spec.subscribers:
                         result.errors.append(
                             f"only {aggregate.joined(spec.video)} of {spec.subscribers} subscribers"
                             f" received media within {spec.join_timeout:.0f}s"
+                        )
+                    elif not ready:
+                        result.errors.append(
+                            f"the load did not settle at {spec.fps} fps within {MAX_SETTLE:.0f}s"
+                            " of the last join: measured as it was"
                         )
                     window_start = (
                         now,
@@ -285,6 +316,11 @@ def run_load(
                 break
             aggregate.add(report)
     result.errors.extend(aggregate.errors)
+    lost = aggregate.disconnected()
+    if lost:
+        result.errors.append(
+            f"{lost} of {spec.subscribers} subscribers lost their connection during the run"
+        )
     result.join_ms = aggregate.join_ms()
     result.joined = aggregate.joined(spec.video)
     return result

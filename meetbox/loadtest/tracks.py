@@ -20,7 +20,7 @@ class ClipTrack(MediaStreamTrack):
         super().__init__()
         self.kind = clip.kind
         self.clip = clip
-        self._paced = Pacer(clip.interval)
+        self._paced = Pacer(clip.interval, drop_late=True)
         self._index = 0
         self._time_base = fractions.Fraction(1, clip.clock_rate)
         self._step = round(clip.interval * clip.clock_rate)

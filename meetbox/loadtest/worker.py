@@ -18,6 +18,11 @@ logger = logging.getLogger(__name__)
 
 JOIN_CONCURRENCY = 8
 REPORT_INTERVAL = 0.5
+# Joins wait while this worker's event loop runs later than this: a saturated worker
+# answers the server's ICE consent checks too late, and the server drops its
+# subscribers (aioice gives up after about 30 s of unanswered checks).
+MAX_JOIN_LAG = 0.1
+LAG_TICK = 0.05
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,29 @@ class WorkerPlan:
 class SubscriberReport:
     join_ms: float | None
     totals: Totals
+    connected: bool = True
+
+
+class LoopLag:
+    """How late this process' event loop runs: a timer's oversleep, measured each tick.
+    ``calm`` is set while it is at most ``limit``."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.lag = 0.0
+        self.calm = asyncio.Event()
+        self.calm.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_TICK)  # the measuring cadence
+            self.lag = loop.time() - before - LAG_TICK
+            if self.lag <= self.limit:
+                self.calm.set()
+            else:
+                self.calm.clear()
 
 
 @dataclass
@@ -76,12 +104,15 @@ async def _publish(plan: WorkerPlan, token: str) -> Client:
 
 async def _run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], stop: Any) -> None:
     clients: list[Client] = []
-    subscribers: list[tuple[float, RtpCounter]] = []
+    subscribers: list[tuple[float, RtpCounter, Client]] = []
     errors: list[str] = []
     gate = asyncio.Semaphore(JOIN_CONCURRENCY)
+    lag = LoopLag(MAX_JOIN_LAG)
+    monitor = asyncio.create_task(lag.run())
 
     async def subscribe(token: str) -> None:
         async with gate:
+            await lag.calm.wait()
             counter = RtpCounter()
             started = time.monotonic()
             client = Client(
@@ -93,7 +124,7 @@ async def _run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], sto
             except Exception as exc:  # reported, the run goes on
                 errors.append(f"subscriber could not join: {exc}")
                 return
-            subscribers.append((started, counter))
+            subscribers.append((started, counter, client))
 
     try:
         for token in plan.publisher_tokens:
@@ -106,11 +137,13 @@ async def _run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], sto
             done = stop.is_set()
             report = WorkerReport(plan.index, at=time.time(), publishers=len(plan.publisher_tokens))
             report.errors, errors[:] = list(errors), []
-            for started, counter in subscribers:
+            for started, counter, client in subscribers:
                 join = counter.first_video_at
                 report.subscribers.append(
                     SubscriberReport(
-                        None if join is None else (join - started) * 1000, counter.totals()
+                        None if join is None else (join - started) * 1000,
+                        counter.totals(),
+                        client.healthy,
                     )
                 )
             report.done = done
@@ -120,4 +153,5 @@ async def _run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], sto
             await asyncio.sleep(REPORT_INTERVAL)  # the report cadence, not a wait for a condition
         joining.cancel()
     finally:
+        monitor.cancel()
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)

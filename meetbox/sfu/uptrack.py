@@ -76,6 +76,7 @@ class UpTrack:
         self.nacks = NackTracker() if kind == "video" else None
         self.cache = PacketCache() if kind == "video" else None
         self.packets_received = 0
+        self.duplicates = 0  # packets that came again (a late original beside its repair)
         self.send_rtcp = send_rtcp
         self._rtcp_ssrc = rtcp_ssrc
         self._keyframe_interval = keyframe_interval
@@ -103,18 +104,27 @@ class UpTrack:
     def on_rtp(self, data: bytes, header: RtpHeader, now: float) -> None:
         self.packets_received += 1
         stats = self.stats
+        cache = self.cache
         if stats is None or stats.ssrc != header.ssrc:
             stats = self.stats = ReceiveStatistics(header.ssrc, self.codec.clock_rate)
             self.ssrc = header.ssrc
+            if cache is not None:
+                cache = self.cache = PacketCache()
             for down in self.downtracks:
                 down.source_changed()
             for tap in self.taps:
                 tap.source_changed()
+        if cache is not None:
+            # Forward each packet once: a NACKed packet can come twice (its late original
+            # and its repair, or two repairs), and every copy would go to every subscriber.
+            # An overloaded server NACKs more, so copies would feed the overload.
+            if cache.get(header.sequence_number) is not None:
+                self.duplicates += 1
+                return
+            cache.put(header.sequence_number, data)
         stats.add(header.sequence_number, header.timestamp, len(data), now)
         if self.nacks is not None:
             self.nacks.add(header.sequence_number)
-        if self.cache is not None:
-            self.cache.put(header.sequence_number, data)
         if self.taps and not self.muted:
             for tap in self.taps:
                 tap.forward(data, header, now)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from meetbox.media.audiolevel import ActiveSpeakerDetector, audio_level_from_extension
 from meetbox.media.synthetic import counter_frame, read_counter, tone
+from meetbox.tracks import Pacer
 
 
 @pytest.mark.parametrize("counter", [0, 1, 4097, 65535])
@@ -39,3 +42,13 @@ def test_detector_ranks_loudest_and_drops_the_silent() -> None:
 
 def test_audio_level_extension() -> None:
     assert audio_level_from_extension(b"\x8a") == (True, 10)
+
+
+@pytest.mark.timeout(10)
+async def test_a_stalled_source_catches_up_or_drops_the_frames_it_missed() -> None:
+    catch_up, drop = Pacer(0.01), Pacer(0.01, drop_late=True)
+    assert (await catch_up.next(), await drop.next()) == (0, 0)
+    time.sleep(0.055)  # noqa: ASYNC251 (the point: the caller stalls for 5.5 intervals)
+    assert await catch_up.next() == 1  # every frame, in a burst
+    assert await drop.next() >= 5  # the missed slots are skipped
+    assert await catch_up.next() == 2

@@ -7,6 +7,7 @@ import random
 from aiortc import RTCPeerConnection
 
 from meetbox.client import Client
+from meetbox.media.rtp import RtpHeader, wrap_rtx
 from meetbox.server import EmbeddedServer
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
@@ -56,6 +57,49 @@ async def test_lost_packets_are_repaired_with_rtx_from_the_cache(
         # every frame still arrives, in order, because the losses were repaired
         assert counters == sorted(counters)
         assert counters[-1] - counters[0] <= len(counters) + 5
+
+
+async def test_a_packet_that_comes_twice_is_forwarded_once(
+    meetbox_server: EmbeddedServer,
+) -> None:
+    async with (
+        meetbox_server.client("twice", "pub") as pub,
+        meetbox_server.client("twice", "sub") as sub,
+    ):
+        await pub.publish(CounterVideoTrack())
+        remote = await sub.wait_for_track(identity="pub", kind="video")
+        await read_counters(remote.track, 5)
+        assert pub.publisher is not None and sub.subscriber is not None
+        up = room_track(meetbox_server, "twice")
+        down = up.downtracks[0]
+        received = up.packets_received
+        sent = down.packets_sent
+
+        # each video packet comes twice: as itself and as an RTX repair of itself (what a
+        # late original beside its repair looks like to the SFU)
+        assert up.rtx_ssrc is not None and up.codec.rtx_payload_type is not None
+        rtx_ssrc, rtx_type = up.rtx_ssrc, up.codec.rtx_payload_type
+        transport = pub.publisher.getTransceivers()[0].sender.transport
+        send = transport._send_rtp
+        rtx_seq = 1000
+
+        async def twice(data: bytes) -> None:
+            nonlocal rtx_seq
+            await send(data)
+            if not 192 <= data[1] <= 223 and data[1] & 0x7F != rtx_type:
+                header = RtpHeader.parse(data)
+                rtx_seq += 1
+                await send(
+                    wrap_rtx(data, header, ssrc=rtx_ssrc, payload_type=rtx_type, sequence=rtx_seq)
+                )
+
+        transport._send_rtp = twice  # type: ignore[method-assign]
+        counters = await read_counters(remote.track, 30, timeout=20)
+        transport._send_rtp = send  # type: ignore[method-assign]
+        copies = up.packets_received - received
+        assert up.duplicates * 2 >= copies - 4  # about half of what came were copies
+        assert down.packets_sent - sent <= copies - up.duplicates  # only the first of each
+        assert counters == sorted(counters)
 
 
 async def test_sender_reports_are_translated_and_receiver_reports_go_upstream(
