@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BadContentDispositionHeader
 
 from meetbox.errors import InvalidArgument, NotFound, TooLarge
 
@@ -63,6 +64,10 @@ async def receive(request: web.Request, folder: Path, limit: int, field: str = "
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
             raise
+    except BadContentDispositionHeader:  # a warning; raised where warnings are errors
+        raise InvalidArgument(
+            "the multipart body is malformed: a part's Content-Disposition cannot be read"
+        ) from None
     except (ValueError, AssertionError, HttpProcessingError) as exc:
         reason = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
         raise InvalidArgument(f"the multipart body is malformed: {reason}") from None
