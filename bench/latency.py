@@ -55,11 +55,15 @@ def _latency_level(
             bar = ProgressBar(1.0, f"latency at {subscribers:>3} subscribers")
 
             def second(sample: Any, done: float) -> None:
-                if sample.measuring:  # joined and settled: the steady window
-                    measure.set()
                 bar.update(done, f"loss {sample.loss:.2%}")
 
-            result = run_load(spec, second)
+            def window(steady: bool) -> None:  # joined and settled, until they leave
+                if steady:
+                    measure.set()
+                else:
+                    measure.clear()
+
+            result = run_load(spec, second, window)
             bar.close()
             load = {
                 "load_loss": result.loss,

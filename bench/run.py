@@ -104,7 +104,10 @@ def markdown(r: dict[str, Any]) -> str:
         note = f"{level['load_fps']:.1f} fps, loss {level['load_loss'] * 100:.2f}%"
         if level["subscribers"] > r["max_downtracks_measured"]:
             note += "; past the load generator's largest clean step"
-        return note
+        if any("did not settle" in e for e in level.get("load_errors", [])):
+            note += "; the frame rate had not settled at 30 fps"
+        lost = [e for e in level.get("load_errors", []) if "lost their connection" in e]
+        return note + "".join(f"; {e}" for e in lost)
 
     lat_rows = "\n".join(
         f"| {lv['fraction'] * 100:.0f}% | {lv['subscribers']} | {lv['samples']} "

@@ -198,9 +198,13 @@ class _Aggregate:
 
 
 def run_load(
-    spec: LoadSpec, on_second: Callable[[Second, float], None] | None = None
+    spec: LoadSpec,
+    on_second: Callable[[Second, float], None] | None = None,
+    on_window: Callable[[bool], None] | None = None,
 ) -> LoadResult:
-    """Run ``spec`` to the end; ``on_second(sample, progress 0..1)`` sees each second."""
+    """Run ``spec`` to the end; ``on_second(sample, progress 0..1)`` sees each second,
+    ``on_window(True)`` and ``on_window(False)`` the steady-state window's start and end
+    (before the subscribers leave)."""
     result = LoadResult(spec)
     pid = spec.server_pid
     if pid is None:
@@ -287,7 +291,11 @@ def run_load(
                         aggregate.stamp(),
                     )
                     phase_end = now + spec.duration
+                    if on_window is not None:
+                        on_window(True)
             elif now >= phase_end:
+                if on_window is not None:
+                    on_window(False)
                 end_totals = aggregate.totals()
                 cpu = procstat.cpu_seconds(pid) if pid else None
                 # the reports' own times: a busy worker's report can be late

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -38,6 +39,8 @@ KNOWN_AIORTC = ("1.16.0",)
 KNOWN_PYLIBSRTP = ("1.0.0",)
 
 RtpHandler = Callable[[bytes, int], Awaitable[None]]
+# a transport's turn on the event loop: work on its packets before the others get theirs
+YIELD_AFTER = 0.001
 RtcpHandler = Callable[[bytes], Awaitable[None]]
 
 
@@ -99,17 +102,24 @@ def intercept_transport(
     if getattr(transport, "_meetbox_intercepted", False):
         return
 
+    spent = 0.0  # seconds of work on this transport's packets since it last yielded
+
     async def handle_rtp(data: bytes, arrival_time_ms: int) -> None:
+        nonlocal spent
+        started = time.perf_counter()
         try:
             await on_rtp(data, arrival_time_ms)
         except Exception:
             logger.exception("RTP handler failed")
         # aiortc's receive loop takes queued datagrams without yielding: a keyframe's
-        # burst fanned out to many subscribers would hold every other room's packets
-        # back for its whole length. Yield once per packet: one fan-out at a time (in a
-        # load generator, it is what keeps a publisher sharing the loop with many
-        # subscribers on time).
-        await asyncio.sleep(0)
+        # burst fanned out to many subscribers would hold every other transport's packets
+        # back for its whole length. Each transport yields once it has worked YIELD_AFTER:
+        # a large room's packets one at a time, a small room's many per turn (a
+        # per-packet yield made a small room's keyframe wait one large fan-out per packet).
+        spent += time.perf_counter() - started
+        if spent >= YIELD_AFTER:
+            spent = 0.0
+            await asyncio.sleep(0)
 
     async def handle_rtcp(data: bytes) -> None:
         try:
