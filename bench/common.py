@@ -23,7 +23,7 @@ STEPS = [
 ]
 FPS = 30  # the load's video frame rate
 BASELINE_STEPS = [1, 2, 4]
-WINDOW = float(os.environ.get("BENCH_WINDOW", "8"))
+WINDOW = float(os.environ.get("BENCH_WINDOW", "12"))
 MAX_LOSS = 0.005
 
 
@@ -86,6 +86,24 @@ def meetbox_server() -> Iterator[tuple[str, str, str, int]]:
             [exe, "serve", "--data-dir", data, "--port", str(port)], port, env
         ) as pid:
             yield f"http://127.0.0.1:{port}", key, secret, pid
+
+
+def wait_server_idle(pid: int, below: float = 0.05, timeout: float = 60.0) -> float:
+    """Until the server's CPU stays under ``below`` of a core for a second (the last
+    load's subscribers are gone: a step must not pay for the previous one's teardown);
+    the seconds waited. Gives up after ``timeout``, saying so."""
+    from meetbox.loadtest import procstat
+
+    started = time.monotonic()
+    before = procstat.cpu_seconds(pid)
+    while time.monotonic() - started < timeout:
+        time.sleep(1.0)  # the measuring window of the server's CPU
+        now = procstat.cpu_seconds(pid)
+        if before is None or now is None or now - before < below:
+            return time.monotonic() - started
+        before = now
+    log(f"the server did not go idle within {timeout:.0f}s; measuring anyway")
+    return time.monotonic() - started
 
 
 def event_loop() -> str:

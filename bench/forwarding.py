@@ -29,6 +29,7 @@ from common import (
     meetbox_server,
     pinned_server,
     video_load,
+    wait_server_idle,
 )
 
 from meetbox.client import sink_media
@@ -46,6 +47,7 @@ def forwarding() -> dict[str, Any]:
     steps = []
     with meetbox_server() as (url, key, secret, pid):
         for n in STEPS:
+            wait_server_idle(pid)
             spec = video_load(url, key, secret, pid, f"fwd-{n}", n)
             bar = ProgressBar(1.0, f"forwarding {n:>3} subscribers")
             result = run_load(spec, partial(_show, bar))

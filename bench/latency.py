@@ -14,6 +14,7 @@ from common import (
     log,
     meetbox_server,
     video_load,
+    wait_server_idle,
 )
 
 from meetbox.loadtest.clip import encode_video
@@ -91,6 +92,7 @@ def latency(per_downtrack: float) -> dict[str, Any]:
     with meetbox_server() as (url, key, secret, pid):
         for fraction in LATENCY_LEVELS:
             n = round(capacity * fraction)
+            wait_server_idle(pid)
             samples, load = _latency_level(url, key, secret, pid, n)
             q = (
                 statistics.quantiles(samples, n=100, method="inclusive")

@@ -3,10 +3,13 @@
 meetbox keeps aiortc for ICE, DTLS, SRTP and SDP, and replaces its media plane:
 - ingress: a publisher connection's DTLS transport hands decrypted RTP and RTCP to
   meetbox instead of to aiortc's receivers (no jitter buffer, no decoder);
-- egress: meetbox SRTP-protects and sends rewritten packets through a subscriber
-  connection's DTLS transport; the aiortc senders only exist so the SDP carries their
-  SSRCs, and their own sender reports are silenced (meetbox sends translated ones);
-- ICE: host candidates can be limited to configured addresses and a UDP port range.
+- egress: meetbox SRTP-protects (libsrtp through pylibsrtp's session handle, pinned
+  too) and sends rewritten packets through a subscriber connection's DTLS transport;
+  the aiortc senders only exist so the SDP carries their SSRCs, and their own sender
+  reports are silenced (meetbox sends translated ones);
+- ICE: host candidates can be limited to configured addresses and a UDP port range;
+- the load generator's counting subscribers take SRTP packets at the ICE sockets,
+  undecrypted (:func:`take_protected_rtp`).
 
 aiortc is pinned (setup.cfg); :func:`selftest` runs at start and fails with a clear
 message on a version whose internals differ.
@@ -39,9 +42,11 @@ KNOWN_AIORTC = ("1.16.0",)
 KNOWN_PYLIBSRTP = ("1.0.0",)
 
 RtpHandler = Callable[[bytes, int], Awaitable[None]]
-# a transport's turn on the event loop: work on its packets before the others get theirs
-YIELD_AFTER = 0.001
 RtcpHandler = Callable[[bytes], Awaitable[None]]
+
+# a transport's turn on the event loop: seconds of work on its packets before the other
+# transports get theirs
+YIELD_AFTER = 0.001
 
 
 class HookError(RuntimeError):
