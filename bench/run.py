@@ -151,7 +151,8 @@ def markdown(r: dict[str, Any]) -> str:
         ),
         (
             "recording a 1 Mbps VP8 + Opus participant",
-            f"{r['record_cpu_s_per_min']:.2f} CPU-s per minute (remux)",
+            f"{r['record_cpu_s_per_min']:.2f} CPU-s per minute (remux; "
+            f"measured on {r['recording']['meetbox_participants']} at once)",
             f"MediaRecorder {r['baseline_record_cpu_s_per_min']:.1f} CPU-s per minute "
             f"(decode + re-encode; {times}{(r['record_cost_ratio_vs_baseline'] or 0):.0f})",
             f"≥ 20{times} cheaper",

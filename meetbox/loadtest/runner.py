@@ -27,7 +27,7 @@ WARMUP = 2.0
 # several times the sent rate). Measured from SETTLE consecutive seconds at the asked
 # frame rate (within 10%) on, or MAX_SETTLE seconds after the last join at the latest.
 SETTLE = 3
-MAX_SETTLE = 20.0
+MAX_SETTLE = 40.0
 
 
 @dataclass(frozen=True)
