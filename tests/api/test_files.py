@@ -7,13 +7,24 @@ from pathlib import Path
 import aiohttp
 
 from meetbox.server import EmbeddedServer
-from tests.api.conftest import Rest, api_settings
+from tests.api.conftest import Reply, Rest, api_settings
 
 
 def form(content: bytes, name: str) -> aiohttp.FormData:
     data = aiohttp.FormData()
     data.add_field("file", content, filename=name, content_type="application/octet-stream")
     return data
+
+
+async def post_raw(rest: Rest, room: str, token: str, body: bytes) -> Reply:
+    """Upload a multipart body written by hand (boundary ``B``), as a browser may send it."""
+    return await rest.call(
+        "POST",
+        f"/room/{room}/upload",
+        data=body,
+        token=token,
+        headers={"Content-Type": "multipart/form-data; boundary=B"},
+    )
 
 
 async def make_room(rest: Rest, token: str, private: bool = False) -> str:
@@ -106,13 +117,7 @@ async def test_names_cannot_escape_the_room_folder(rest: Rest, server: EmbeddedS
             + raw_name
             + b'"\r\nContent-Type: text/plain\r\n\r\n1\r\n--B--\r\n'
         )
-        sent = await rest.call(
-            "POST",
-            f"/room/{room}/upload",
-            data=body,
-            token=owner.token,
-            headers={"Content-Type": "multipart/form-data; boundary=B"},
-        )
+        sent = await post_raw(rest, room, owner.token, body)
         assert sent.status in (200, 400), raw_name
         if sent.status == 200:
             assert sent.body["data"]["originalName"] in ("ab.txt", "z.txt"), raw_name
@@ -122,13 +127,7 @@ async def test_names_cannot_escape_the_room_folder(rest: Rest, server: EmbeddedS
         b'--B\r\nContent-Disposition: form-data; name="file"; filename="c.txt"\r\n\r\n1\r\n'
         b"--B--\r\n"
     )
-    sent = await rest.call(
-        "POST",
-        f"/room/{room}/upload",
-        data=body,
-        token=owner.token,
-        headers={"Content-Type": "multipart/form-data; boundary=B"},
-    )
+    sent = await post_raw(rest, room, owner.token, body)
     assert sent.status in (200, 400), sent.body
     for name in ("..", "...", " "):
         sent = await rest.call(
