@@ -79,11 +79,13 @@ class Client:
         receives (decrypted, not decoded: no decoder or jitter buffer runs). With
         ``decrypt_media=False`` a :class:`ProtectedRtpSink` gets the SRTP packets as they
         arrive, undecrypted (a load generator's counting subscribers)."""
-        if not decrypt_media and not isinstance(rtp_sink, ProtectedRtpSink):
-            raise TypeError("decrypt_media=False needs an rtp_sink with add_protected()")
+        self._protected_sink: ProtectedRtpSink | None = None
+        if not decrypt_media:
+            if not isinstance(rtp_sink, ProtectedRtpSink):
+                raise TypeError("decrypt_media=False needs an rtp_sink with add_protected()")
+            self._protected_sink = rtp_sink
         self.url = url
         self.rtp_sink = rtp_sink
-        self.decrypt_media = decrypt_media
         self.token = token
         self.room_name = room
         self.sio = socketio.AsyncClient(reconnection=False)
@@ -403,10 +405,10 @@ class Client:
         if self.rtp_sink is not None:
             sink_media(pc, self.rtp_sink)
         await pc.setLocalDescription(await pc.createAnswer())
-        if not self.decrypt_media and isinstance(self.rtp_sink, ProtectedRtpSink):
+        if self._protected_sink is not None:
             for transceiver in pc.getTransceivers():
                 transport = hooks.transport_of(transceiver)
-                hooks.take_protected_rtp(transport, self.rtp_sink.add_protected)
+                hooks.take_protected_rtp(transport, self._protected_sink.add_protected)
         await self._call("subscriber_answer", {"sdp": pc.localDescription.sdp})
 
     def _on_track(self, track: MediaStreamTrack) -> None:

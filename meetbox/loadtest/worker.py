@@ -45,12 +45,11 @@ class SubscriberReport:
 
 
 class LoopLag:
-    """How late this process' event loop runs: a timer's oversleep, measured each tick.
-    ``calm`` is set while it is at most ``limit``."""
+    """Whether this process' event loop runs late: a timer's oversleep, measured each
+    tick; ``calm`` is set while it is at most ``limit``."""
 
     def __init__(self, limit: float) -> None:
         self.limit = limit
-        self.lag = 0.0
         self.calm = asyncio.Event()
         self.calm.set()
 
@@ -59,8 +58,7 @@ class LoopLag:
         while True:
             before = loop.time()
             await asyncio.sleep(LAG_TICK)  # the measuring cadence
-            self.lag = loop.time() - before - LAG_TICK
-            if self.lag <= self.limit:
+            if loop.time() - before - LAG_TICK <= self.limit:
                 self.calm.set()
             else:
                 self.calm.clear()
