@@ -10,7 +10,7 @@ from aiortc import RTCRtpTransceiver
 
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media import rtcp
-from meetbox.media.munger import TS_MOD, RtpMunger
+from meetbox.media.munger import SEQ_MOD, TS_MOD
 from meetbox.media.rtp import (
     RtpHeader,
     build_extensions,
@@ -35,9 +35,6 @@ def _layout_number(layout: tuple[object, ...]) -> int:
     return _LAYOUTS.setdefault(layout, len(_LAYOUTS))
 
 
-Tails = dict[int, tuple[int, bytes]]
-
-
 class DownTrack:
     def __init__(
         self, up: UpTrack, transceiver: RTCRtpTransceiver, subscriber_sid: ParticipantSid
@@ -48,26 +45,45 @@ class DownTrack:
         self.kind = up.kind
         self.transceiver = transceiver
         self.ssrc, self.rtx_ssrc = hooks.sender_ssrcs(transceiver.sender)
-        self.munger = RtpMunger(up.codec.clock_rate)
-        self.payload_type: int | None = None
+        # the munger, header fields and counters the forwarding loop reads and writes
+        self.forwarder = up.fanout.Forwarder(
+            up.codec.clock_rate, self.ssrc, random.randrange(SEQ_MOD), random.randrange(TS_MOD)
+        )
+        self.forwarder.waiting_for_keyframe = up.kind == "video"
         self.rtx_payload_type: int | None = None
         self.writer: hooks.TransportWriter | None = None
-        self.waiting_for_keyframe = up.kind == "video"
         self.remb: int | None = None
         self.fraction_lost = 0
-        self.packets_sent = 0
-        self.octets_sent = 0
         self.retransmits = 0
-        self.closed = False
         self._ext_map: dict[int, int] = {}
         self._mid_ext: tuple[int, bytes] | None = None
-        self._layout = -1
+        self.layout = -1
         self._rtx_seq = random.randrange(1 << 16)
 
     @property
     def mid(self) -> str | None:
         mid: str | None = self.transceiver.mid
         return mid
+
+    @property
+    def payload_type(self) -> int | None:
+        payload_type: int = self.forwarder.payload_type
+        return None if payload_type < 0 else payload_type
+
+    @property
+    def packets_sent(self) -> int:
+        sent: int = self.forwarder.packets_sent
+        return sent
+
+    @property
+    def octets_sent(self) -> int:
+        sent: int = self.forwarder.octets_sent
+        return sent
+
+    @property
+    def closed(self) -> bool:
+        closed: bool = self.forwarder.closed
+        return closed
 
     @property
     def ready(self) -> bool:
@@ -84,9 +100,9 @@ class DownTrack:
         codec = next((c for c in section.codecs if c.same_format(self.up.codec)), None)
         if section.rejected or codec is None:
             logger.info("subscriber %s refused track %s", self.subscriber_sid, self.track_sid)
-            self.payload_type = None
+            self.forwarder.payload_type = -1
             return
-        self.payload_type = codec.payload_type
+        self.forwarder.payload_type = codec.payload_type
         self.rtx_payload_type = codec.rtx_payload_type
         self._ext_map = {
             self.up.extensions[uri]: section.extensions[uri]
@@ -95,17 +111,20 @@ class DownTrack:
         }
         mid_id = section.extensions.get(URI_MID)
         self._mid_ext = (mid_id, section.mid.encode()) if mid_id else None
-        self._layout = _layout_number((tuple(sorted(self._ext_map.items())), self._mid_ext))
+        self.layout = _layout_number((tuple(sorted(self._ext_map.items())), self._mid_ext))
         self.writer = writer
+        self.forwarder.layout = self.layout
+        self.forwarder.route = writer
+        self.up.layouts_changed()
 
     def source_changed(self) -> None:
         """The next packet starts a new run (new SSRC, unmute): keep output continuous."""
-        self.munger.resync()
+        self.forwarder.resync()
         if self.kind == "video":
-            self.waiting_for_keyframe = True
+            self.forwarder.waiting_for_keyframe = True
 
     def upstream_closed(self) -> None:
-        self.payload_type = None
+        self.forwarder.payload_type = -1
 
     def _extension(self, elements: dict[int, bytes]) -> bytes:
         out = {}
@@ -118,30 +137,10 @@ class DownTrack:
             out[self._mid_ext[0]] = self._mid_ext[1]
         return build_extensions(out)
 
-    def forward(
-        self,
-        data: bytes,
-        header: RtpHeader,
-        elements: dict[int, bytes],
-        now: float,
-        tails: Tails,
-    ) -> None:
-        """Send one publisher packet; ``tails`` is this packet's shared tails by layout."""
-        writer = self.writer
-        payload_type = self.payload_type
-        if writer is None or payload_type is None or self.closed:
-            return
-        translated = self.munger.translate(header.sequence_number, header.timestamp, now)
-        if translated is None:
-            return
-        self.waiting_for_keyframe = False
-        tail = tails.get(self._layout)
-        if tail is None:
-            tail = tails[self._layout] = rewrite_tail(data, header, self._extension(elements))
-        second = payload_type | 0x80 if header.marker else payload_type
-        if writer.send_rtp(tail[0], second, translated[0], translated[1], self.ssrc, tail[1]):
-            self.packets_sent += 1
-            self.octets_sent += header.payload_end - header.payload_start
+    def tail(self, data: bytes, header: RtpHeader, elements: dict[int, bytes]) -> tuple[int, bytes]:
+        """The packet's first byte and rewritten tail for this down-track's layout (shared
+        by the down-tracks of the same layout: :func:`meetbox.sfu.fanout.fan_out`)."""
+        return rewrite_tail(data, header, self._extension(elements))
 
     def retransmit(self, lost: list[int]) -> None:
         """Answer a subscriber's NACK from the publisher track's packet cache (RFC 4588)."""
@@ -150,7 +149,7 @@ class DownTrack:
         if cache is None or writer is None or self.payload_type is None:
             return
         for out_seq in lost:
-            data = cache.get(self.munger.incoming_seq(out_seq))
+            data = cache.get(self.forwarder.incoming_seq(out_seq))
             if data is None:
                 continue
             header = RtpHeader.parse(data)
@@ -159,7 +158,7 @@ class DownTrack:
                 header,
                 payload_type=self.payload_type,
                 sequence_number=out_seq,
-                timestamp=(header.timestamp + self.munger.ts_offset) % TS_MOD,
+                timestamp=(header.timestamp + self.forwarder.ts_offset) % TS_MOD,
                 ssrc=self.ssrc,
                 extension=self._extension({}),
             )
@@ -178,12 +177,12 @@ class DownTrack:
     def send_sender_report(self, report: rtcp.SenderReport) -> None:
         """The publisher's SR in this stream's terms, so the subscriber keeps lip sync."""
         writer = self.writer
-        if writer is None or self.munger.last_seq < 0 or not self.ready:
+        if writer is None or self.forwarder.last_seq < 0 or not self.ready:
             return
         translated = rtcp.SenderReport(
             ssrc=self.ssrc,
             ntp_timestamp=report.ntp_timestamp,
-            rtp_timestamp=(report.rtp_timestamp + self.munger.ts_offset) % TS_MOD,
+            rtp_timestamp=(report.rtp_timestamp + self.forwarder.ts_offset) % TS_MOD,
             packet_count=self.packets_sent,
             octet_count=self.octets_sent,
         )
@@ -195,5 +194,5 @@ class DownTrack:
     def close(self) -> None:
         if self.closed:
             return
-        self.closed = True
+        self.forwarder.closed = True
         self.up.detach(self)

@@ -35,6 +35,7 @@ from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
 from meetbox.media.rtp import RTP_HEADER
+from meetbox.sfu import fanout
 
 logger = logging.getLogger(__name__)
 
@@ -195,14 +196,27 @@ _BUFFER_SIZE = 2048
 MAX_PLAINTEXT = _BUFFER_SIZE - pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN
 _pack_header_into = RTP_HEADER.pack_into
 
+# the compiled forwarding loop calls the same srtp_protect, through its address
+fanout.set_srtp_protect(
+    int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect"))),
+    MAX_PLAINTEXT,
+)
 
-class TransportWriter:
+
+def _address(session: Any) -> int:
+    return 0 if session is None else int(_srtp_ffi.cast("uintptr_t", session))
+
+
+class TransportWriter(fanout.Route):
     """SRTP-protects RTP or RTCP packets and sends them through one DTLS transport.
 
     This is aiortc's ``_send_rtp`` without the coroutine per packet: the selected ICE
     pair's datagram transport does not block. The route (the nominated pair's
     ``sendto`` and address) is looked up again only when ICE nominates another pair.
-    One writer per transport: :func:`writer_for`.
+    One writer per transport: :func:`writer_for`. It is also the route of the compiled
+    forwarding loop (:mod:`meetbox.sfu.fanout`): the session, the nominated pairs and the
+    route's socket are handed to it as they change, and it calls :meth:`_route` when ICE
+    nominates another pair.
     """
 
     __slots__ = (
@@ -230,6 +244,7 @@ class TransportWriter:
         self._length = _srtp_ffi.new("int *")
         self._session: Any = None  # libsrtp's srtp_t of the sending side, once connected
         self.connected = False
+        self._set_nominated(self._nominated)
         self._state_changed()
         transport.on("statechange", self._state_changed)
 
@@ -238,6 +253,7 @@ class TransportWriter:
         self.connected = self._transport._state is DtlsState.CONNECTED
         session = self._transport._tx_srtp if self.connected else None
         self._session = None if session is None else session._srtp[0]
+        self._set_session(_address(self._session))
 
     @property
     def transport(self) -> RTCDtlsTransport:
@@ -247,8 +263,12 @@ class TransportWriter:
         self._pair = pair
         self._addr = pair.remote_addr
         protocol = pair.protocol
+        fd = -1
         if isinstance(protocol, aioice.ice.StunProtocol):
             self._sendto = protocol.transport.sendto
+            sock = protocol.transport.get_extra_info("socket")
+            if sock is not None:
+                fd = sock.fileno()
         else:  # a TURN allocation sends through its own coroutine
 
             def send_data(data: bytes, addr: Any) -> None:
@@ -257,6 +277,7 @@ class TransportWriter:
                 task.add_done_callback(_PENDING_SENDS.discard)
 
             self._sendto = send_data
+        self._set_target(pair, self._sendto, self._addr, fd)
 
     def send_rtp(
         self,

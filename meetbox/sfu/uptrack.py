@@ -15,10 +15,11 @@ from meetbox.media.keyframe import is_keyframe
 from meetbox.media.packetcache import PacketCache
 from meetbox.media.rtp import RtpHeader, extension_elements
 from meetbox.media.stats import NackTracker, ReceiveStatistics
+from meetbox.sfu import fanout
 from meetbox.sfu.negotiation import URI_AUDIO_LEVEL, Codec
 
 if TYPE_CHECKING:
-    from meetbox.sfu.downtrack import DownTrack, Tails
+    from meetbox.sfu.downtrack import DownTrack
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ class UpTrack:
         self.muted = False
         self.closed = False
         self.downtracks: list[DownTrack] = []
+        self.fanout = fanout.current()  # the forwarding loop, compiled or Python
+        self._forwarders: list[object] = []  # the down-tracks' forwarders, in step
+        self._tail_makers: dict[int, DownTrack] | None = None  # one down-track per layout
         self.taps: list[Tap] = []
         self.stats: ReceiveStatistics | None = None
         self.nacks = NackTracker() if kind == "video" else None
@@ -140,19 +144,25 @@ class UpTrack:
                 self._on_audio_level(self.participant_sid, level)
         if not forwarding:
             return
-        keyframe: bool | None = None
-        tails: Tails = {}
-        for down in self.downtracks:
-            if down.waiting_for_keyframe:
-                if keyframe is None:
-                    keyframe = is_keyframe(
-                        self._mime, data[header.payload_start : header.payload_end]
-                    )
-                if not keyframe:
-                    if down.ready:
-                        self.request_keyframe()
-                    continue
-            down.forward(data, header, elements, now, tails)
+        makers = self._tail_makers
+        if makers is None:
+            makers = self._tail_makers = {d.layout: d for d in self.downtracks if d.layout >= 0}
+        tails = {layout: down.tail(data, header, elements) for layout, down in makers.items()}
+        keyframe = self.kind != "video" or is_keyframe(
+            self._mime, memoryview(data)[header.payload_start : header.payload_end]
+        )
+        waiting = self.fanout.fan_out(
+            self._forwarders,
+            tails,
+            header.sequence_number,
+            header.timestamp,
+            header.marker,
+            header.payload_end - header.payload_start,
+            now,
+            keyframe,
+        )
+        if waiting:
+            self.request_keyframe()
 
     # -- RTCP ---------------------------------------------------------------------------
 
@@ -203,10 +213,18 @@ class UpTrack:
     def attach(self, down: DownTrack) -> None:
         if down not in self.downtracks:
             self.downtracks.append(down)
+            self._forwarders.append(down.forwarder)
+            self._tail_makers = None
 
     def detach(self, down: DownTrack) -> None:
         if down in self.downtracks:
             self.downtracks.remove(down)
+            self._forwarders.remove(down.forwarder)
+            self._tail_makers = None
+
+    def layouts_changed(self) -> None:
+        """A down-track took its extension layout: which tails each packet needs."""
+        self._tail_makers = None
 
     def add_tap(self, tap: Tap) -> None:
         if tap not in self.taps:
@@ -238,6 +256,8 @@ class UpTrack:
         for down in list(self.downtracks):
             down.upstream_closed()
         self.downtracks.clear()
+        self._forwarders.clear()
+        self._tail_makers = None
         for tap in list(self.taps):
             tap.upstream_closed()
         self.taps.clear()
