@@ -8,7 +8,7 @@ STAMP := $(VENV)/.meetbox-installed
 
 setup: $(STAMP) node_modules/.meetbox-installed
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml setup.py $(wildcard meetbox/sfu/csrc/*)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

@@ -5,8 +5,8 @@ subscriber negotiated and the counters; :func:`fan_out` rewrites each copy's fix
 before the packet's shared tail (one per extension layout), SRTP-protects it and sends it
 through the down-track's :class:`Route` (the transport's writer, :mod:`meetbox.sfu.hooks`).
 
-Two implementations of the same loop: the compiled one (``meetbox/sfu/_fanout.c``, built
-at install where a C compiler is found) and this module's Python one, the reference and
+Two implementations of the same loop: the compiled one (``meetbox/sfu/csrc``, built at
+install where a C compiler is found) and this module's Python one, the reference and
 the fallback. ``MEETBOX_FANOUT=python`` chooses the Python one, ``MEETBOX_FANOUT=compiled``
 insists on the compiled one; unset, the compiled one when it was built (:func:`use`
 switches). The foundation's forwarding tests run both.

@@ -6,11 +6,15 @@ import threading
 import time
 
 import av
+import pytest
 
 from meetbox.server import EmbeddedServer
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.helpers import eventually, read_counters
+
+# every test here runs with the compiled and the Python fan-out loop
+pytestmark = pytest.mark.usefixtures("fanout_loop")
 
 
 async def test_two_participants_decode_each_others_frames(meetbox_server: EmbeddedServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from aiortc import RTCPeerConnection
 
 from meetbox.client import Client
@@ -12,6 +13,9 @@ from meetbox.server import EmbeddedServer
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.helpers import read_counters, wait_async
+
+# every test here runs with the compiled and the Python fan-out loop
+pytestmark = pytest.mark.usefixtures("fanout_loop")
 
 
 def room_track(server: EmbeddedServer, room: str) -> UpTrack:

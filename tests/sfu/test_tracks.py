@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from meetbox.server import EmbeddedServer
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.helpers import eventually, read_counters
+
+# every test here runs with the compiled and the Python fan-out loop
+pytestmark = pytest.mark.usefixtures("fanout_loop")
 
 
 async def test_h264_is_forwarded_as_h264(meetbox_server: EmbeddedServer) -> None:
