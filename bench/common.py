@@ -114,6 +114,13 @@ def event_loop() -> str:
     return "uvloop"
 
 
+def fanout_loop() -> str:
+    """The forwarding loop the server runs: compiled where the install found a compiler."""
+    from meetbox.sfu import fanout
+
+    return fanout.current().name
+
+
 def machine() -> str:
     model = "unknown CPU"
     try:

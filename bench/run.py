@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from common import HERE, LOAD_CPU, SERVER_CPU, event_loop, log, machine
+from common import HERE, LOAD_CPU, SERVER_CPU, event_loop, fanout_loop, log, machine
 from forwarding import baseline, floor, forwarding, plot, top_step
 from latency import latency
 from recording import recording
@@ -56,6 +56,7 @@ def main() -> None:
         "added_latency_ms_p99": half["p99_ms"],
         "latency_levels": lat["levels"],
         "event_loop": event_loop(),
+        "fanout_loop": fanout_loop(),
         "record_cpu_s_per_min": rec["record_cpu_s_per_min"],
         "baseline_record_cpu_s_per_min": rec["baseline_record_cpu_s_per_min"],
         "record_cost_ratio_vs_baseline": (
@@ -181,7 +182,7 @@ def markdown(r: dict[str, Any]) -> str:
     return f"""# meetbox benchmark
 
 {r["date"]} on {r["machine"]}. Server pinned to core {SERVER_CPU}, load on core {LOAD_CPU}.
-Event loop of the server: {r["event_loop"]}. Written by `make bench` (bench/run.py);
+Event loop of the server: {r["event_loop"]}; fan-out loop: {r["fanout_loop"]}. Written by `make bench` (bench/run.py);
 plot: `bench/cpu-vs-subscribers.png`.
 
 | measure | meetbox | beside it | goal | |
