@@ -182,8 +182,8 @@ def markdown(r: dict[str, Any]) -> str:
     return f"""# meetbox benchmark
 
 {r["date"]} on {r["machine"]}. Server pinned to core {SERVER_CPU}, load on core {LOAD_CPU}.
-Event loop of the server: {r["event_loop"]}; fan-out loop: {r["fanout_loop"]}. Written by `make bench` (bench/run.py);
-plot: `bench/cpu-vs-subscribers.png`.
+Event loop of the server: {r["event_loop"]}; fan-out loop: {r["fanout_loop"]}.
+Written by `make bench` (bench/run.py); plot: `bench/cpu-vs-subscribers.png`.
 
 | measure | meetbox | beside it | goal | |
 |---|---|---|---|---|
