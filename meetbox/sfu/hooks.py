@@ -4,7 +4,9 @@ meetbox keeps aiortc for ICE, DTLS, SRTP and SDP, and replaces its media plane:
 - ingress: a publisher connection's DTLS transport hands decrypted RTP and RTCP to
   meetbox instead of to aiortc's receivers (no jitter buffer, no decoder);
 - egress: meetbox SRTP-protects (libsrtp through pylibsrtp's session handle, pinned
-  too) and sends rewritten packets through a subscriber connection's DTLS transport;
+  too) and sends rewritten packets through a subscriber connection's DTLS transport
+  (the compiled fan-out loop gets libsrtp's ``srtp_protect`` address, the session and
+  the nominated pair's socket from here: :class:`TransportWriter`);
   the aiortc senders only exist so the SDP carries their SSRCs, and their own sender
   reports are silenced (meetbox sends translated ones);
 - ICE: host candidates can be limited to configured addresses and a UDP port range;
