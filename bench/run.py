@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,21 @@ from forwarding import baseline, floor, forwarding, plot, top_step
 from latency import latency
 from recording import recording
 from signalling import fanout, join_time
+
+
+def render() -> None:
+    """Write bench/results.md again from bench/results.json (``run.py --render``), and the
+    fields derived from the measures."""
+    results = json.loads((HERE / "results.json").read_text())
+    results["added_latency_fair"] = latency_fair(results["latency_levels"])
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / "results.md").write_text(markdown(results))
+
+
+def latency_fair(levels: list[dict[str, Any]]) -> bool:
+    """Whether the load generator held the 50% level (every subscriber, 30 fps)."""
+    half = next(level for level in levels if level["fraction"] == 0.5)
+    return not half.get("load_errors")
 
 
 def main() -> None:
@@ -54,6 +70,7 @@ def main() -> None:
         "join_ms_p95": q[18],
         "added_latency_ms_p50": half["p50_ms"],
         "added_latency_ms_p99": half["p99_ms"],
+        "added_latency_fair": latency_fair(lat["levels"]),
         "latency_levels": lat["levels"],
         "event_loop": event_loop(),
         "fanout_loop": fanout_loop(),
@@ -83,8 +100,35 @@ def main() -> None:
     log((HERE / "results.md").read_text())
 
 
+def latency_row(
+    levels: list[dict[str, Any]], idle: dict[str, Any]
+) -> tuple[str, str, str, str, bool | None]:
+    """The summary's latency line: the 50% level, unless the load generator could not
+    hold it (then that says so, and the largest level it held is given beside)."""
+    half = next(level for level in levels if level["fraction"] == 0.5)
+    value = f"p50 {half['p50_ms']:.2f} ms, p99 {half['p99_ms']:.2f} ms"
+    beside = f"idle server: p50 {idle['p50_ms']:.2f} ms, p99 {idle['p99_ms']:.2f} ms"
+    good: bool | None = half["p99_ms"] < 10
+    if half.get("load_errors"):
+        held = [level for level in levels if level["fraction"] > 0 and not level.get("load_errors")]
+        value = (
+            f"not a fair test: {half['subscribers']} subscribers are past the load generator "
+            f"({value} with {half['load_fps']:.1f} fps received)"
+        )
+        if held:
+            top = held[-1]
+            beside = (
+                f"at {top['fraction'] * 100:.0f}% ({top['subscribers']} subscribers): "
+                f"p50 {top['p50_ms']:.2f} ms, p99 {top['p99_ms']:.2f} ms; {beside}"
+            )
+        good = None
+    return ("added latency at 50% of capacity", value, beside, "p99 < 10 ms at 50%", good)
+
+
 def markdown(r: dict[str, Any]) -> str:
-    def ok(good: bool) -> str:
+    def ok(good: bool | None) -> str:
+        if good is None:
+            return "**not measured**"
         return "met" if good else "**not met**"
 
     rows = "\n".join(
@@ -167,13 +211,7 @@ def markdown(r: dict[str, Any]) -> str:
             f"≤ 1.2{times}",
             r["fanout_ratio_vs_bare"] <= 1.2,
         ),
-        (
-            "added latency at 50% of capacity",
-            f"p50 {r['added_latency_ms_p50']:.2f} ms, p99 {r['added_latency_ms_p99']:.2f} ms",
-            f"idle server: p50 {lat0['p50_ms']:.2f} ms, p99 {lat0['p99_ms']:.2f} ms",
-            "p99 < 10 ms at 50%",
-            r["added_latency_ms_p99"] < 10,
-        ),
+        latency_row(r["latency_levels"], lat0),
     ]
     summary = "\n".join(
         f"| {name} | {value} | {beside} | {goal} | {ok(good)} |"
@@ -230,4 +268,4 @@ the tail is the loaded server's. Levels past the load generator's largest clean 
 
 
 if __name__ == "__main__":
-    main()
+    render() if sys.argv[1:] == ["--render"] else main()
