@@ -51,19 +51,29 @@ class DownTrack:
         )
         self.forwarder.waiting_for_keyframe = up.kind == "video"
         self.rtx_payload_type: int | None = None
-        self.writer: hooks.TransportWriter | None = None
         self.remb: int | None = None
         self.fraction_lost = 0
         self.retransmits = 0
         self._ext_map: dict[int, int] = {}
         self._mid_ext: tuple[int, bytes] | None = None
-        self.layout = -1
         self._rtx_seq = random.randrange(1 << 16)
 
     @property
     def mid(self) -> str | None:
         mid: str | None = self.transceiver.mid
         return mid
+
+    @property
+    def writer(self) -> hooks.TransportWriter | None:
+        """The subscriber transport's writer, once the answer came (the forwarder's route)."""
+        writer: hooks.TransportWriter | None = self.forwarder.route
+        return writer
+
+    @property
+    def layout(self) -> int | None:
+        """The number of this down-track's header-extension layout, once answered."""
+        layout: int | None = self.forwarder.layout
+        return layout
 
     @property
     def payload_type(self) -> int | None:
@@ -111,9 +121,9 @@ class DownTrack:
         }
         mid_id = section.extensions.get(URI_MID)
         self._mid_ext = (mid_id, section.mid.encode()) if mid_id else None
-        self.layout = _layout_number((tuple(sorted(self._ext_map.items())), self._mid_ext))
-        self.writer = writer
-        self.forwarder.layout = self.layout
+        self.forwarder.layout = _layout_number(
+            (tuple(sorted(self._ext_map.items())), self._mid_ext)
+        )
         self.forwarder.route = writer
         self.up.layouts_changed()
 

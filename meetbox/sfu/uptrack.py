@@ -146,7 +146,9 @@ class UpTrack:
             return
         makers = self._tail_makers
         if makers is None:
-            makers = self._tail_makers = {d.layout: d for d in self.downtracks if d.layout >= 0}
+            makers = self._tail_makers = {
+                d.layout: d for d in self.downtracks if d.layout is not None
+            }
         tails = {layout: down.tail(data, header, elements) for layout, down in makers.items()}
         keyframe = self.kind != "video" or is_keyframe(
             self._mime, memoryview(data)[header.payload_start : header.payload_end]
