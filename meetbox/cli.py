@@ -242,6 +242,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
         video=not args.no_video,
         audio=not args.no_audio,
         decrypt=args.decrypt,
+        hidden=args.hidden,
         server_pid=args.server_pid,
     )
     printer = progress_printer(spec)
@@ -354,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="subscribers SRTP-decrypt every packet as a real client does (by default they "
         "count packets by their headers, which SRTP leaves in clear: about half the cost)",
+    )
+    load.add_argument(
+        "--hidden",
+        action="store_true",
+        help="subscribers join hidden (the token's hidden grant): nobody is told they joined, "
+        "so each does not receive every other one's join; a room of viewers on one machine",
     )
     load.add_argument("--server-pid", type=int, help="default: whoever listens on the URL's port")
     load.add_argument("--json", type=Path, help="also write the results here")

@@ -17,7 +17,13 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import socketio
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 
 from meetbox.errors import MeetboxError
@@ -90,6 +96,7 @@ class Client:
         self.room_name = room
         self.sio = socketio.AsyncClient(reconnection=False)
         self.room: dict[str, Any] | None = None
+        self.ice_servers: list[RTCIceServer] = []  # as the server gave them
         self.me: dict[str, Any] | None = None
         self.participants: dict[str, dict[str, Any]] = {}
         self.published: dict[str, dict[str, Any]] = {}  # others' tracks by sid
@@ -231,7 +238,7 @@ class Client:
         """Publish a track; returns its track sid. ``codec`` picks one, e.g. "video/H264"."""
         async with self._publish_lock:
             if self.publisher is None:
-                self.publisher = RTCPeerConnection()
+                self.publisher = self._peer_connection()
             pc = self.publisher
             transceiver = pc.addTransceiver(track, direction="sendonly")
             if codec is not None:
@@ -328,6 +335,9 @@ class Client:
         @sio.on("room_connected")  # type: ignore[untyped-decorator]
         async def room_connected(data: dict[str, Any]) -> None:
             self.room = data["room"]
+            self.ice_servers = [
+                RTCIceServer(urls=server["urls"]) for server in data.get("ice_servers", [])
+            ]
             for p in data["participants"]:
                 self._add_participant(p)
             self.me = data["participant"]
@@ -398,7 +408,7 @@ class Client:
     async def _answer(self, sdp: str, mids: dict[str, str]) -> None:
         self._mids.update(mids)
         if self.subscriber is None:
-            self.subscriber = RTCPeerConnection()
+            self.subscriber = self._peer_connection()
             self.subscriber.on("track", self._on_track)
         pc = self.subscriber
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -410,6 +420,11 @@ class Client:
                 transport = hooks.transport_of(transceiver)
                 hooks.take_protected_rtp(transport, self._protected_sink.add_protected)
         await self._call("subscriber_answer", {"sdp": pc.localDescription.sdp})
+
+    def _peer_connection(self) -> RTCPeerConnection:
+        """With the ICE servers the server named (aiortc's own default is a public STUN
+        server: a lookup and up to five seconds of gathering on a machine without one)."""
+        return RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         assert self.subscriber is not None

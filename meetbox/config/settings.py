@@ -44,8 +44,15 @@ class RtcSettings:
     ice_addresses: tuple[str, ...] = ()
     # STUN/TURN URLs handed to peer connections; none by default (single box)
     ice_servers: tuple[str, ...] = ()
-    # minimum time between two keyframe requests sent to one publisher track
+    # keyframe requests to one publisher track: an unanswered one is repeated after
+    # keyframe_request_interval; once answered, the next may follow after
+    # keyframe_request_min_interval, longer in a large room so that the keyframes asked
+    # for add at most keyframe_budget_pps packets per second of fan-out, up to
+    # keyframe_request_max_interval
     keyframe_request_interval: float = 0.3
+    keyframe_request_min_interval: float = 0.1
+    keyframe_request_max_interval: float = 3.0
+    keyframe_budget_pps: float = 20_000.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,15 @@ class Settings:
                 "rtc.udp_port_min..udp_port_max must be a range within 1024..65535, "
                 f"not {rtc.udp_port_min}..{rtc.udp_port_max}"
             )
+        if rtc.keyframe_request_interval <= 0:
+            raise ValueError("rtc.keyframe_request_interval must be positive")
+        if not 0 <= rtc.keyframe_request_min_interval <= rtc.keyframe_request_max_interval:
+            raise ValueError(
+                "rtc.keyframe_request_min_interval must be between 0 and"
+                " rtc.keyframe_request_max_interval"
+            )
+        if rtc.keyframe_budget_pps <= 0:
+            raise ValueError("rtc.keyframe_budget_pps must be positive")
         if self.room.empty_timeout < 0:
             raise ValueError("room.empty_timeout must not be negative")
         if self.store.timeout <= 0:

@@ -48,6 +48,7 @@ class LoadSpec:
     video: bool = True
     audio: bool = True
     decrypt: bool = False  # subscribers decrypt SRTP (by default: count by the clear headers)
+    hidden: bool = False  # subscribers join hidden: nobody is told of them (the token grant)
     server_pid: int | None = None
     worker_cpus: tuple[int, ...] = ()  # pin the workers (the benchmark: off the server's core)
 
@@ -110,7 +111,11 @@ class LoadResult:
 
 def _tokens(spec: LoadSpec, prefix: str, count: int, publish: bool) -> list[str]:
     grant = VideoGrant(
-        room=spec.room, room_join=True, can_publish=publish, can_subscribe=not publish
+        room=spec.room,
+        room_join=True,
+        can_publish=publish,
+        can_subscribe=not publish,
+        hidden=spec.hidden and not publish,
     )
     return [
         mint_token(spec.api_key, spec.api_secret, f"{prefix}-{i}", grant, ttl=3600)
@@ -146,12 +151,14 @@ def _plans(spec: LoadSpec) -> list[WorkerPlan]:
     ]
 
 
-def _start_worker(plan: WorkerPlan, reports: Any, stop: Any, cpus: tuple[int, ...]) -> None:
+def _start_worker(
+    plan: WorkerPlan, reports: Any, stop: Any, published: Any, cpus: tuple[int, ...]
+) -> None:
     import os
 
     if cpus:
         os.sched_setaffinity(0, cpus)
-    run(plan, reports, stop)
+    run(plan, reports, stop, published)
 
 
 class _Aggregate:
@@ -212,11 +219,15 @@ def run_load(
         pid = procstat.listening_pid(port) if port else None
     context = multiprocessing.get_context("spawn")
     reports: Any = context.Queue()
-    stop = context.Event()
+    stop, published = context.Event(), context.Event()
     plans = _plans(spec)
+    if not spec.publishers:
+        published.set()
     processes = [
         context.Process(
-            target=_start_worker, args=(plan, reports, stop, spec.worker_cpus), daemon=True
+            target=_start_worker,
+            args=(plan, reports, stop, published, spec.worker_cpus),
+            daemon=True,
         )
         for plan in plans
     ]
@@ -312,6 +323,7 @@ def run_load(
                 break
     finally:
         stop.set()
+        published.set()  # a worker still waiting for the publishers lets go
         deadline = time.monotonic() + 15
         for process in processes:
             process.join(max(0.1, deadline - time.monotonic()))

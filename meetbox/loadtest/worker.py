@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from meetbox import runtime
 from meetbox.client import Client
 from meetbox.loadtest.clip import Clip
 from meetbox.loadtest.tracks import ClipTrack
@@ -23,6 +24,7 @@ REPORT_INTERVAL = 0.5
 # subscribers (aioice gives up after about 30 s of unanswered checks).
 MAX_JOIN_LAG = 0.1
 LAG_TICK = 0.05
+PUBLISH_WAIT = 60.0  # at most, for the publishers before the subscribers join
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,17 @@ class WorkerReport:
     done: bool = False
 
 
-def run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], stop: Any) -> None:
-    """The worker process' entry point: runs until the ``stop`` event is set."""
+def run(
+    plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], stop: Any, published: Any
+) -> None:
+    """The worker process' entry point: runs until the ``stop`` event is set. A worker with
+    publishers sets ``published`` once they publish (or failed to); the subscribers join
+    after it, so that their join time is to a live stream, not to a publisher starting."""
     logging.basicConfig(level=logging.ERROR)
-    asyncio.run(_run(plan, reports, stop))
+    # hundreds of peer connections in one process: full collections would stall it
+    # for a fifth of a second at a time, as they would the server
+    runtime.tune_garbage_collector()
+    asyncio.run(_run(plan, reports, stop, published))
 
 
 async def publish_clip(client: Client, clip: Clip) -> ClipTrack:
@@ -100,7 +109,9 @@ async def _publish(plan: WorkerPlan, token: str) -> Client:
     return client
 
 
-async def _run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], stop: Any) -> None:
+async def _run(
+    plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], stop: Any, published: Any
+) -> None:
     clients: list[Client] = []
     subscribers: list[tuple[float, RtpCounter, Client]] = []
     errors: list[str] = []
@@ -108,7 +119,11 @@ async def _run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], sto
     lag = LoopLag(MAX_JOIN_LAG)
     monitor = asyncio.create_task(lag.run())
 
+    # the publishers' worker says when they are in (another process' event: a thread waits)
+    publishers_in = asyncio.ensure_future(asyncio.to_thread(published.wait, PUBLISH_WAIT))
+
     async def subscribe(token: str) -> None:
+        await publishers_in
         async with gate:
             await lag.calm.wait()
             counter = RtpCounter()
@@ -130,6 +145,8 @@ async def _run(plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], sto
                 clients.append(await _publish(plan, token))
             except Exception as exc:
                 errors.append(f"publisher could not join: {exc}")
+        if plan.publisher_tokens:
+            published.set()
         joining = asyncio.gather(*(subscribe(t) for t in plan.subscriber_tokens))
         while True:
             done = stop.is_set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def vp8_is_keyframe(payload: bytes | memoryview) -> bool:
     """True for the first packet of a VP8 key frame (RFC 7741 4.2 and 4.3)."""
@@ -60,3 +62,43 @@ def is_keyframe(mime_type: str, payload: bytes | memoryview) -> bool:
     if mime == "video/h264":
         return h264_is_keyframe(payload)
     return not mime.startswith("video/")
+
+
+@dataclass(frozen=True)
+class KeyframePacing:
+    """When one publisher track may be asked for a keyframe again.
+
+    One keyframe serves every subscriber waiting for it, so while a request is unanswered
+    (no keyframe has come since it was sent) the next one waits ``retry`` seconds: the
+    request or its answer may have been lost. Once answered, a new subscriber's request
+    may go out after ``min_interval``: a subscriber joining just after a keyframe does not
+    wait for a timer meant for lost requests.
+
+    Each keyframe goes to every down-track of the track, so its cost grows with the room:
+    a 75-packet keyframe to 600 subscribers is 45,000 packets of fan-out (and of receiving,
+    for the subscribers). Requests are spaced so that keyframes add at most ``budget_pps``
+    packets per second, up to ``max_interval`` apart: in a large room a subscriber that
+    joins waits longer for its first picture instead of everyone receiving a keyframe for
+    each join.
+    """
+
+    retry: float = 0.3
+    min_interval: float = 0.1
+    max_interval: float = 3.0
+    budget_pps: float = 20_000.0
+
+    def spacing(self, keyframe_packets: int, downtracks: int) -> float:
+        """The shortest time between two requests, for a track whose last keyframe was
+        ``keyframe_packets`` packets (0: not seen yet) and has ``downtracks`` down-tracks."""
+        spread = keyframe_packets * downtracks / self.budget_pps
+        return min(self.max_interval, max(self.min_interval, spread))
+
+    def next_request_at(
+        self, requested_at: float, keyframe_at: float, keyframe_packets: int, downtracks: int
+    ) -> float:
+        """The earliest time of the next request, after one at ``requested_at`` and the
+        last keyframe's arrival at ``keyframe_at``."""
+        gap = self.spacing(keyframe_packets, downtracks)
+        if keyframe_at < requested_at:  # unanswered
+            gap = max(gap, self.retry)
+        return requested_at + gap

@@ -20,6 +20,7 @@ from meetbox.config import RtcSettings
 from meetbox.errors import FailedPrecondition, InvalidArgument
 from meetbox.ids import ParticipantSid, new_track_sid
 from meetbox.media import rtcp
+from meetbox.media.keyframe import KeyframePacing
 from meetbox.media.rtp import RtpHeader, extension_elements, unwrap_rtx
 from meetbox.sfu import hooks
 from meetbox.sfu.negotiation import (
@@ -61,6 +62,12 @@ class PublisherPeer:
     ) -> None:
         self.participant_sid = participant_sid
         self.settings = settings
+        self._keyframe_pacing = KeyframePacing(
+            retry=settings.keyframe_request_interval,
+            min_interval=settings.keyframe_request_min_interval,
+            max_interval=settings.keyframe_request_max_interval,
+            budget_pps=settings.keyframe_budget_pps,
+        )
         self.pc = new_peer_connection(settings)
         self.uptracks: dict[str, UpTrack] = {}  # by mid
         self.closed = False
@@ -160,7 +167,7 @@ class PublisherPeer:
                 extensions=mine.extensions,
                 send_rtcp=hooks.writer_for(transport).send,
                 rtcp_ssrc=self._rtcp_ssrc,
-                keyframe_interval=self.settings.keyframe_request_interval,
+                keyframe_pacing=self._keyframe_pacing,
                 on_audio_level=self._on_audio_level,
             )
             self.uptracks[section.mid] = up

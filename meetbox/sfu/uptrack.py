@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media import rtcp
 from meetbox.media.audiolevel import audio_level_from_extension
-from meetbox.media.keyframe import is_keyframe
+from meetbox.media.keyframe import KeyframePacing, is_keyframe
 from meetbox.media.packetcache import PacketCache
 from meetbox.media.rtp import RtpHeader, extension_elements
 from meetbox.media.stats import NackTracker, ReceiveStatistics
@@ -55,7 +55,7 @@ class UpTrack:
         extensions: dict[str, int],
         send_rtcp: Callable[[bytes], object],
         rtcp_ssrc: int,
-        keyframe_interval: float,
+        keyframe_pacing: KeyframePacing,
         on_audio_level: Callable[[ParticipantSid, int], None] | None = None,
     ) -> None:
         self.sid = sid
@@ -83,8 +83,11 @@ class UpTrack:
         self.duplicates = 0  # packets that came again (a late original beside its repair)
         self.send_rtcp = send_rtcp
         self._rtcp_ssrc = rtcp_ssrc
-        self._keyframe_interval = keyframe_interval
-        self._last_keyframe_request = 0.0
+        self._keyframe_pacing = keyframe_pacing
+        self.keyframe_packets = 0  # the size of the last keyframe forwarded (0: none yet)
+        self._keyframe_start = -1  # the sequence number the keyframe being forwarded began at
+        self._keyframe_at = 0.0  # when the last keyframe began to arrive
+        self._last_keyframe_request = float("-inf")
         self._pending_keyframe: asyncio.TimerHandle | None = None
         self._audio_level_id = extensions.get(URI_AUDIO_LEVEL) if kind == "audio" else None
         self._on_audio_level = on_audio_level
@@ -150,9 +153,19 @@ class UpTrack:
                 d.layout: d for d in self.downtracks if d.layout is not None
             }
         tails = {layout: down.tail(data, header, elements) for layout, down in makers.items()}
-        keyframe = self.kind != "video" or is_keyframe(
-            self._mime, memoryview(data)[header.payload_start : header.payload_end]
-        )
+        if self.kind == "video":
+            keyframe = is_keyframe(
+                self._mime, memoryview(data)[header.payload_start : header.payload_end]
+            )
+            if keyframe and self._keyframe_start < 0:
+                self._keyframe_start = header.sequence_number
+                self._keyframe_at = now
+            if header.marker and self._keyframe_start >= 0:
+                sequence = header.sequence_number
+                self.keyframe_packets = ((sequence - self._keyframe_start) & 0xFFFF) + 1
+                self._keyframe_start = -1
+        else:
+            keyframe = True
         waiting = self.fanout.fan_out(
             self._forwarders,
             tails,
@@ -181,12 +194,22 @@ class UpTrack:
         if self.kind != "video" or self.closed or self.ssrc is None:
             return
         now = time.monotonic()
-        wait = self._last_keyframe_request + self._keyframe_interval - now
+        wait = self.next_keyframe_request_at() - now
         if wait <= 0:
             self._send_keyframe_request()
         elif self._pending_keyframe is None:
             loop = asyncio.get_running_loop()
             self._pending_keyframe = loop.call_later(wait, self._send_keyframe_request)
+
+    def next_keyframe_request_at(self) -> float:
+        """When (``time.monotonic()``) a keyframe may be asked for again: soon after the
+        last request was answered, later in a large room or while it is unanswered."""
+        return self._keyframe_pacing.next_request_at(
+            self._last_keyframe_request,
+            self._keyframe_at,
+            self.keyframe_packets,
+            len(self.downtracks),
+        )
 
     def _send_keyframe_request(self) -> None:
         self._pending_keyframe = None

@@ -183,6 +183,9 @@ class SignallingServer:
     async def _welcome(self, sid: str, room: Room, participant: Participant) -> None:
         snapshot = room.snapshot_for(participant)
         snapshot["state"] = self.room_events.room_state(room)
+        # the client's peer connections use the server's ICE servers (none on a single
+        # box), never a library's public default
+        snapshot["ice_servers"] = [{"urls": [url]} for url in self.settings.rtc.ice_servers]
         await self.sio.emit("room_connected", snapshot, to=sid)
         room.subscribe_existing(participant)
         if not participant.hidden:

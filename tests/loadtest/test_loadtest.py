@@ -53,17 +53,12 @@ def test_the_clips_are_encoded_at_the_asked_rate() -> None:
     assert len(audio.frames) >= 49 and 20_000 < audio.bitrate < 48_000
 
 
-async def test_loadtest_command_reports_what_subscribers_received(
-    meetbox_server: EmbeddedServer, tmp_path: Path
-) -> None:
-    out = tmp_path / "load.json"
+async def loadtest(server: EmbeddedServer, *args: str) -> tuple[int | None, str, str]:
+    """``meetbox loadtest`` against ``server``: exit code, stdout, stderr."""
     command = [
         sys.executable, "-m", "meetbox", "loadtest",
-        "--url", meetbox_server.url,
-        "--api-key", meetbox_server.api_key,
-        "--api-secret", meetbox_server.api_secret,
-        "--subscribers", "3", "--workers", "2", "--duration", "3",
-        "--resolution", "320x240", "--bitrate", "400000", "--json", str(out),
+        "--url", server.url, "--api-key", server.api_key, "--api-secret", server.api_secret,
+        "--resolution", "320x240", "--bitrate", "400000", *args,
     ]  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         *command,
@@ -72,10 +67,20 @@ async def test_loadtest_command_reports_what_subscribers_received(
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 90)
-    text = stdout.decode()
-    assert process.returncode == 0, text + stderr.decode()
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_loadtest_command_reports_what_subscribers_received(
+    meetbox_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "load.json"
+    code, text, errors = await loadtest(
+        meetbox_server,
+        *("--subscribers", "3", "--workers", "2", "--duration", "3", "--json", str(out)),
+    )
+    assert code == 0, text + errors
     assert "subscribers joined   3/3" in text
-    assert "loadtest [" in stderr.decode()  # the progress line
+    assert "loadtest [" in errors  # the progress line
     summary = json.loads(out.read_text())["summary"]
     assert summary["joined"] == 3 and summary["errors"] == []
     assert 25 <= summary["fps_per_subscriber"] <= 33
@@ -85,6 +90,17 @@ async def test_loadtest_command_reports_what_subscribers_received(
     assert summary["join_ms_p50"] is not None and summary["join_ms_p50"] > 0
     # the embedded server runs in this very process: the loadtest finds it by its port
     assert summary["server_cores"] is not None and summary["server_cores"] > 0
+
+
+async def test_hidden_subscribers_are_not_announced(meetbox_server: EmbeddedServer) -> None:
+    async with meetbox_server.client("loadtest", "watcher") as watcher:
+        code, text, errors = await loadtest(
+            meetbox_server, "--subscribers", "3", "--duration", "2", "--hidden", "--no-audio"
+        )
+        assert code == 0, text + errors
+        assert "subscribers joined   3/3" in text  # they received the stream
+        joined = [e["participant"]["identity"] for e in watcher.received("participant_joined")]
+        assert joined == ["pub-0"]  # only the publisher was announced
 
 
 async def test_the_latency_probe_times_packets_through_the_sfu(

@@ -22,6 +22,7 @@ let negotiating = Promise.resolve();
 let midToTrack = {};
 let pubPc = null;
 let subPc = null;
+let iceServers = []; // the server's (room_connected): none on a single box
 let self = null;
 let localStream = null;
 let generation = 0; // bumped on disconnect: work begun for the old connection is dropped
@@ -157,7 +158,7 @@ async function negotiate(sources) {
 // send tracks: resolves with [{track, transceiver, sid}] for those the server accepted
 function sendTracks(entries) {
   return serially(async () => {
-    pubPc = pubPc || new RTCPeerConnection();
+    pubPc = pubPc || new RTCPeerConnection({ iceServers });
     const pc = pubPc;
     const sources = new Map();
     const added = entries.map(({ track, source }) => {
@@ -311,7 +312,7 @@ async function onSubscriberOffer({ sdp, tracks }) {
   const started = generation;
   midToTrack = tracks;
   if (!subPc) {
-    subPc = new RTCPeerConnection();
+    subPc = new RTCPeerConnection({ iceServers });
     subPc.addEventListener("track", (event) => {
       const participantSid = event.streams[0] ? event.streams[0].id : "unknown";
       const trackSid = midToTrack[event.transceiver.mid];
@@ -432,6 +433,7 @@ socket.io.on("reconnect_failed", () => setStatus("could not reconnect: reload th
 socket.on("room_connected", async (data) => {
   if (self) resetMedia();
   self = data.participant;
+  iceServers = data.ice_servers || [];
   setStatus(`in room as ${self.name}`);
   for (const el of document.querySelectorAll(".host-only")) el.hidden = !isHost();
   $("raise-hand").hidden = self.permission.can_publish;
