@@ -235,11 +235,14 @@ Written by `make bench` (bench/run.py); plot: `bench/cpu-vs-subscribers.png`.
 
 The load generator runs on the other core: aiortc subscribers that count every SRTP
 packet by its clear header as the datagram arrives (no decryption), the publisher in a
-process of its own. Each step is measured once every subscriber joined and the frame
-rate settled at 30 fps (a worker that fell behind during the joins drains its sockets
-first). The capacity per core is projected from the measured cost per down-track at the
-largest clean step (every subscriber joined, 30 fps ± 10%, loss ≤ 0.5%); past it the
-load side, not the server, is the limit.
+process of its own. The subscribers join hidden, as a livestream's viewers: nobody is
+told of them, so the one load core does not also carry every viewer's news of every
+other viewer joining (with 600 visible viewers that signalling alone saturated it and
+three quarters of them lost their connection). Each step is measured once every
+subscriber joined and the frame rate settled at 30 fps (a worker that fell behind during
+the joins drains its sockets first). The capacity per core is projected from the
+measured cost per down-track at the largest clean step (every subscriber joined, 30 fps
+± 10%, loss ≤ 0.5%); past it the load side, not the server, is the limit.
 
 The floor is a bare loop on the server core: receive a datagram, SRTP-protect it with
 pylibsrtp (AES-256-GCM, the cipher two aiortc peers negotiate) and send it, from one

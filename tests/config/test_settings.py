@@ -43,6 +43,12 @@ def test_data_dir_short_form() -> None:
             "at least 32 characters",
         ),
         ({"MEETBOX_SERVER_NOPE": "1"}, "unknown setting 'server.nope'"),
+        ({"MEETBOX_RTC_KEYFRAME_BUDGET_PPS": "0"}, "keyframe_budget_pps must be positive"),
+        ({"MEETBOX_RTC_KEYFRAME_REQUEST_INTERVAL": "0"}, "keyframe_request_interval must be"),
+        (
+            {"MEETBOX_RTC_KEYFRAME_REQUEST_MIN_INTERVAL": "5"},
+            "keyframe_request_min_interval must be between 0 and",
+        ),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
