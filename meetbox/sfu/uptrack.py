@@ -87,6 +87,7 @@ class UpTrack:
         self.keyframe_packets = 0  # the size of the last keyframe forwarded (0: none yet)
         self._keyframe_start = -1  # the sequence number the keyframe being forwarded began at
         self._keyframe_at = 0.0  # when the last keyframe began to arrive
+        self._keyframe_wanted = False  # asked for since the last keyframe began
         self._last_keyframe_request = float("-inf")
         self._pending_keyframe: asyncio.TimerHandle | None = None
         self._audio_level_id = extensions.get(URI_AUDIO_LEVEL) if kind == "audio" else None
@@ -132,6 +133,19 @@ class UpTrack:
         stats.add(header.sequence_number, header.timestamp, len(data), now)
         if self.nacks is not None:
             self.nacks.add(header.sequence_number)
+        keyframe = True  # audio: every packet can start a subscriber
+        if self.kind == "video":
+            keyframe = is_keyframe(
+                self._mime, memoryview(data)[header.payload_start : header.payload_end]
+            )
+            if keyframe and self._keyframe_start < 0:
+                self._keyframe_start = header.sequence_number
+                self._keyframe_at = now
+                self._keyframe_wanted = False  # it answers every request made before it
+            if header.marker and self._keyframe_start >= 0:
+                sequence = header.sequence_number
+                self.keyframe_packets = ((sequence - self._keyframe_start) & 0xFFFF) + 1
+                self._keyframe_start = -1
         if self.taps and not self.muted:
             for tap in self.taps:
                 tap.forward(data, header, now)
@@ -153,19 +167,6 @@ class UpTrack:
                 d.layout: d for d in self.downtracks if d.layout is not None
             }
         tails = {layout: down.tail(data, header, elements) for layout, down in makers.items()}
-        if self.kind == "video":
-            keyframe = is_keyframe(
-                self._mime, memoryview(data)[header.payload_start : header.payload_end]
-            )
-            if keyframe and self._keyframe_start < 0:
-                self._keyframe_start = header.sequence_number
-                self._keyframe_at = now
-            if header.marker and self._keyframe_start >= 0:
-                sequence = header.sequence_number
-                self.keyframe_packets = ((sequence - self._keyframe_start) & 0xFFFF) + 1
-                self._keyframe_start = -1
-        else:
-            keyframe = True
         waiting = self.fanout.fan_out(
             self._forwarders,
             tails,
@@ -190,10 +191,16 @@ class UpTrack:
             tap.send_sender_report(report)
 
     def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe, at most once per interval (later, not never)."""
+        """Ask the publisher for a keyframe, paced (later, not never). While one is
+        arriving nothing is asked: it serves whoever asks (one that began before a
+        subscriber came is followed by the subscriber asking again)."""
         if self.kind != "video" or self.closed or self.ssrc is None:
             return
         now = time.monotonic()
+        pacing = self._keyframe_pacing
+        if self._keyframe_start >= 0 and now - self._keyframe_at < pacing.retry:
+            return
+        self._keyframe_wanted = True
         wait = self.next_keyframe_request_at() - now
         if wait <= 0:
             self._send_keyframe_request()
@@ -213,8 +220,8 @@ class UpTrack:
 
     def _send_keyframe_request(self) -> None:
         self._pending_keyframe = None
-        if self.closed or self.ssrc is None:
-            return
+        if self.closed or self.ssrc is None or not self._keyframe_wanted:
+            return  # a keyframe came while the request waited its turn
         self._last_keyframe_request = time.monotonic()
         self.keyframe_requests_sent += 1
         self.send_rtcp(bytes(rtcp.PictureLoss(self._rtcp_ssrc, self.ssrc)))
