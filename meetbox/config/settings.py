@@ -44,10 +44,10 @@ class RtcSettings:
     ice_addresses: tuple[str, ...] = ()
     # STUN/TURN URLs handed to peer connections; none by default (single box)
     ice_servers: tuple[str, ...] = ()
-    # keyframe requests to one publisher track: an unanswered one is repeated after
-    # keyframe_request_interval; once answered, the next may follow after
-    # keyframe_request_min_interval, longer in a large room so that the keyframes asked
-    # for add at most keyframe_budget_pps packets per second of fan-out, up to
+    # keyframe requests to one publisher track: at least keyframe_request_interval apart,
+    # but keyframe_request_min_interval for a subscriber with no picture yet once the
+    # last request was answered; longer in a large room, so that the keyframes asked for
+    # add at most keyframe_budget_pps packets per second of fan-out, up to
     # keyframe_request_max_interval
     keyframe_request_interval: float = 0.3
     keyframe_request_min_interval: float = 0.1

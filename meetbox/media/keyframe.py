@@ -68,18 +68,18 @@ def is_keyframe(mime_type: str, payload: bytes | memoryview) -> bool:
 class KeyframePacing:
     """When one publisher track may be asked for a keyframe again.
 
-    One keyframe serves every subscriber waiting for it, so while a request is unanswered
-    (no keyframe has come since it was sent) the next one waits ``retry`` seconds: the
-    request or its answer may have been lost. Once answered, a new subscriber's request
-    may go out after ``min_interval``: a subscriber joining just after a keyframe does not
-    wait for a timer meant for lost requests.
+    Requests are at least ``retry`` seconds apart: a subscriber's decoder that lost part
+    of a keyframe asks for another, and a keyframe answered to every such request can
+    itself be lost in part, and so on. A subscriber that has no picture yet (it joined, or
+    its source changed) is the exception: once the last request was answered (a keyframe
+    came after it) its request goes after ``min_interval``, so that a newcomer does not
+    wait out a timer meant for lost requests.
 
     Each keyframe goes to every down-track of the track, so its cost grows with the room:
     a 75-packet keyframe to 600 subscribers is 45,000 packets of fan-out (and of receiving,
     for the subscribers). Requests are spaced so that keyframes add at most ``budget_pps``
-    packets per second, up to ``max_interval`` apart: in a large room a subscriber that
-    joins waits longer for its first picture instead of everyone receiving a keyframe for
-    each join.
+    packets per second, up to ``max_interval`` apart: in a large room a newcomer waits
+    longer for its first picture instead of everyone receiving a keyframe for each join.
     """
 
     retry: float = 0.3
@@ -87,18 +87,21 @@ class KeyframePacing:
     max_interval: float = 3.0
     budget_pps: float = 20_000.0
 
-    def spacing(self, keyframe_packets: int, downtracks: int) -> float:
-        """The shortest time between two requests, for a track whose last keyframe was
+    def spread(self, keyframe_packets: int, downtracks: int) -> float:
+        """The room's share of the spacing, for a track whose last keyframe was
         ``keyframe_packets`` packets (0: not seen yet) and has ``downtracks`` down-tracks."""
-        spread = keyframe_packets * downtracks / self.budget_pps
-        return min(self.max_interval, max(self.min_interval, spread))
+        return min(self.max_interval, keyframe_packets * downtracks / self.budget_pps)
 
     def next_request_at(
-        self, requested_at: float, keyframe_at: float, keyframe_packets: int, downtracks: int
+        self,
+        requested_at: float,
+        keyframe_at: float,
+        keyframe_packets: int,
+        downtracks: int,
+        first_picture: bool,
     ) -> float:
         """The earliest time of the next request, after one at ``requested_at`` and the
-        last keyframe's arrival at ``keyframe_at``."""
-        gap = self.spacing(keyframe_packets, downtracks)
-        if keyframe_at < requested_at:  # unanswered
-            gap = max(gap, self.retry)
-        return requested_at + gap
+        last keyframe's arrival at ``keyframe_at``; ``first_picture``: the asker has none."""
+        answered = keyframe_at >= requested_at
+        floor = self.min_interval if first_picture and answered else self.retry
+        return requested_at + max(floor, self.spread(keyframe_packets, downtracks))

@@ -97,7 +97,7 @@ class RecorderTap:
         self._on_closed = on_closed
         up.add_tap(self)
         if self.assembler.needs_keyframe:
-            up.request_keyframe()
+            up.request_keyframe(first_picture=True)
 
     def forward(self, data: bytes, header: RtpHeader, now: float) -> None:
         if self.closed:
@@ -119,7 +119,7 @@ class RecorderTap:
         self.assembler = FrameAssembler(self.mime_type)
         self.clock = TrackClock(self.up.codec.clock_rate, self.sender)
         if self.assembler.needs_keyframe:
-            self.up.request_keyframe()
+            self.up.request_keyframe(first_picture=True)
 
     def upstream_closed(self) -> None:
         self.close()

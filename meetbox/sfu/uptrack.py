@@ -177,8 +177,8 @@ class UpTrack:
             now,
             keyframe,
         )
-        if waiting:
-            self.request_keyframe()
+        if waiting:  # down-tracks with no picture yet
+            self.request_keyframe(first_picture=True)
 
     # -- RTCP ---------------------------------------------------------------------------
 
@@ -190,10 +190,11 @@ class UpTrack:
         for tap in self.taps:
             tap.send_sender_report(report)
 
-    def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe, paced (later, not never). While one is
-        arriving nothing is asked: it serves whoever asks (one that began before a
-        subscriber came is followed by the subscriber asking again)."""
+    def request_keyframe(self, first_picture: bool = False) -> None:
+        """Ask the publisher for a keyframe, paced (later, not never); ``first_picture``:
+        for a subscriber that has none yet, sooner. While one is arriving nothing is
+        asked: it serves whoever asks (one that began before a subscriber came is followed
+        by the subscriber asking again)."""
         if self.kind != "video" or self.closed or self.ssrc is None:
             return
         now = time.monotonic()
@@ -201,21 +202,22 @@ class UpTrack:
         if self._keyframe_start >= 0 and now - self._keyframe_at < pacing.retry:
             return
         self._keyframe_wanted = True
-        wait = self.next_keyframe_request_at() - now
+        wait = self.next_keyframe_request_at(first_picture) - now
         if wait <= 0:
             self._send_keyframe_request()
         elif self._pending_keyframe is None:
             loop = asyncio.get_running_loop()
             self._pending_keyframe = loop.call_later(wait, self._send_keyframe_request)
 
-    def next_keyframe_request_at(self) -> float:
-        """When (``time.monotonic()``) a keyframe may be asked for again: soon after the
-        last request was answered, later in a large room or while it is unanswered."""
+    def next_keyframe_request_at(self, first_picture: bool = False) -> float:
+        """When (``time.monotonic()``) a keyframe may be asked for again (see
+        :class:`KeyframePacing`)."""
         return self._keyframe_pacing.next_request_at(
             self._last_keyframe_request,
             self._keyframe_at,
             self.keyframe_packets,
             len(self.downtracks),
+            first_picture,
         )
 
     def _send_keyframe_request(self) -> None:

@@ -53,18 +53,20 @@ def test_audio_is_always_decodable() -> None:
     assert is_keyframe("audio/opus", b"\x00")
 
 
-def test_keyframe_requests_are_spaced_by_the_room_and_retried_when_unanswered() -> None:
+def test_keyframe_requests_are_spaced_by_the_room_and_sooner_for_a_first_picture() -> None:
     pacing = KeyframePacing(retry=0.3, min_interval=0.1, max_interval=3.0, budget_pps=20_000)
-    assert pacing.spacing(0, 1000) == 0.1  # no keyframe seen yet
-    assert pacing.spacing(75, 10) == 0.1  # a small room
-    assert pacing.spacing(75, 400) == pytest.approx(1.5)  # 30,000 packets: 1.5 s apart
-    assert pacing.spacing(75, 2000) == 3.0  # past the budget at the longest interval
-    assert pacing.spacing(150, 400) == 2 * pacing.spacing(75, 400)
-    # answered (a keyframe came after the request at 10.0): the room's spacing
-    assert pacing.next_request_at(10.0, 10.05, 75, 10) == pytest.approx(10.1)
-    assert pacing.next_request_at(10.0, 10.05, 75, 400) == pytest.approx(11.5)
-    # unanswered: the retry, unless the room spaces requests further apart
-    assert pacing.next_request_at(10.0, 9.0, 75, 10) == pytest.approx(10.3)
-    assert pacing.next_request_at(10.0, 9.0, 75, 400) == pytest.approx(11.5)
+    assert pacing.spread(0, 1000) == 0.0  # no keyframe seen yet
+    assert pacing.spread(75, 400) == pytest.approx(1.5)  # 30,000 packets: 1.5 s apart
+    assert pacing.spread(75, 2000) == 3.0  # past the budget: the longest spacing
+    assert pacing.spread(150, 400) == 2 * pacing.spread(75, 400)
+    # a decoder's request (PLI): the retry spacing, answered or not
+    assert pacing.next_request_at(10.0, 10.05, 75, 10, False) == pytest.approx(10.3)
+    assert pacing.next_request_at(10.0, 9.0, 75, 10, False) == pytest.approx(10.3)
+    # a newcomer's first picture: soon after an answered request, not after an unanswered one
+    assert pacing.next_request_at(10.0, 10.05, 75, 10, True) == pytest.approx(10.1)
+    assert pacing.next_request_at(10.0, 9.0, 75, 10, True) == pytest.approx(10.3)
+    # a large room spaces both
+    assert pacing.next_request_at(10.0, 10.05, 75, 400, True) == pytest.approx(11.5)
+    assert pacing.next_request_at(10.0, 10.05, 75, 400, False) == pytest.approx(11.5)
     # never asked yet: at once
-    assert pacing.next_request_at(float("-inf"), 0.0, 75, 10) < 0
+    assert pacing.next_request_at(float("-inf"), 0.0, 75, 10, True) < 0

@@ -23,13 +23,15 @@ from tests.helpers import eventually
 pytestmark = pytest.mark.timeout(90)
 
 
-async def requests_answered(up: UpTrack, track: ClipTrack, seconds: float) -> int:
-    """Ask for a keyframe every 50 ms for ``seconds`` (as subscribers' PLIs would) and
-    return how many requests reached the publisher."""
+async def requests_answered(
+    up: UpTrack, track: ClipTrack, seconds: float, first_picture: bool = False
+) -> int:
+    """Ask for a keyframe every 50 ms for ``seconds`` (as subscribers' PLIs would, or
+    newcomers with ``first_picture``) and return how many requests reached the publisher."""
     before = track.keyframe_requests
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        up.request_keyframe()
+        up.request_keyframe(first_picture)
         await asyncio.sleep(0.05)  # the asking cadence under test, not a wait
     await asyncio.sleep(0.3)  # the last request's round trip to the publisher
     return track.keyframe_requests - before
@@ -67,16 +69,19 @@ async def test_answered_requests_go_at_once_and_a_large_room_spaces_them() -> No
             await join("sub-0")
             await eventually(lambda: up.keyframe_packets > 0, timeout=10)
             assert fewest <= up.keyframe_packets <= most
-            # one subscriber: each request answered (the publisher sends its keyframe
-            # within a frame) lets the next go without waiting out the retry time
-            small = await requests_answered(up, track, 2.0)
+            # one subscriber: a decoder's requests go at most one per retry time...
+            decoder = await requests_answered(up, track, 2.0)
+            assert 2.0 / 0.3 - 1 <= decoder <= 2.0 / 0.3 + 2
+            # ...but once a request is answered (the publisher sends its keyframe within a
+            # frame) a newcomer's goes without waiting that long
+            small = await requests_answered(up, track, 2.0, first_picture=True)
             assert small > 2.0 / 0.3 + 1
             for i in range(1, 4):
                 await join(f"sub-{i}")
             spacing = up.keyframe_packets * 4 / budget
             assert 0.5 < spacing < 1.0
             await asyncio.sleep(spacing)  # the last join's request falls out of the spacing
-            large = await requests_answered(up, track, 2.5)
+            large = await requests_answered(up, track, 2.5, first_picture=True)
             # four subscribers: one request per spacing reaches the publisher
             assert math.floor(2.5 / spacing) <= large <= math.ceil(2.5 / spacing) + 1
         finally:
