@@ -216,7 +216,9 @@ class PublisherPeer:
                 up = self._latch(data, header)
                 if up is None:
                     return
-        up.on_rtp(data, header, time.monotonic())
+        rest = up.on_rtp(data, header, time.monotonic())
+        if rest is not None:  # a large room's fan-out, in slices
+            await rest
 
     def _latch(self, data: bytes, header: RtpHeader) -> UpTrack | None:
         """An SSRC the SDP did not announce: find its track by the MID extension."""

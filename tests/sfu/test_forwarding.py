@@ -9,6 +9,7 @@ import av
 import pytest
 
 from meetbox.server import EmbeddedServer
+from meetbox.sfu import uptrack
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.helpers import eventually, read_counters
@@ -71,6 +72,27 @@ async def test_five_participants_each_receive_the_four_others(
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_a_fan_out_in_slices_reaches_everyone_in_order(
+    meetbox_server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one down-track per slice: each packet goes out over four event-loop turns
+    monkeypatch.setattr(uptrack, "FANOUT_SLICE", 1)
+    viewers = [meetbox_server.client("sliced", f"viewer-{i}") for i in range(4)]
+    async with meetbox_server.client("sliced", "speaker") as speaker:
+        try:
+            for viewer in viewers:
+                await viewer.connect()
+            await speaker.publish(CounterVideoTrack(width=192, height=144, fps=15))
+            for viewer in viewers:
+                video = await viewer.wait_for_track(identity="speaker", kind="video")
+                counters = await read_counters(video.track, 10, timeout=15)
+                assert counters == sorted(counters)
+                assert counters[-1] - counters[0] >= 9
+        finally:
+            for viewer in viewers:
+                await viewer.close()
 
 
 async def test_late_joiner_decodes_video_within_one_second(meetbox_server: EmbeddedServer) -> None:
