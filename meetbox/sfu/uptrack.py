@@ -141,7 +141,7 @@ class UpTrack:
         if self.nacks is not None:
             self.nacks.add(header.sequence_number)
         keyframe = True  # audio: every packet can start a subscriber
-        if self.kind == "video":
+        if self.kind == "video" and (self.downtracks or self.taps):  # someone to serve
             keyframe = is_keyframe(
                 self._mime, memoryview(data)[header.payload_start : header.payload_end]
             )
