@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
 
 import av
 from aiortc.mediastreams import MediaStreamTrack
 
-from meetbox.tracks import frame_counter
+from meetbox.tracks import CounterVideoTrack, frame_counter
+
+if TYPE_CHECKING:
+    from meetbox.client import Client, RemoteTrack
+    from meetbox.server import EmbeddedServer
 
 T = TypeVar("T")
 
@@ -52,3 +57,16 @@ async def read_counters(track: MediaStreamTrack, count: int, timeout: float = 10
 
     await asyncio.wait_for(collect(), timeout)
     return found
+
+
+@asynccontextmanager
+async def streaming(
+    server: EmbeddedServer, room: str, frames: int = 5
+) -> AsyncIterator[tuple[Client, Client, RemoteTrack, str]]:
+    """``pub`` publishing numbered video in ``room`` and ``sub`` having decoded ``frames``
+    of it: (pub, sub, sub's remote track, the track's sid)."""
+    async with server.client(room, "pub") as pub, server.client(room, "sub") as sub:
+        sid = await pub.publish(CounterVideoTrack())
+        remote = await sub.wait_for_track(identity="pub", kind="video")
+        await read_counters(remote.track, frames)
+        yield pub, sub, remote, sid

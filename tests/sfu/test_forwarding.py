@@ -12,7 +12,7 @@ from meetbox.server import EmbeddedServer
 from meetbox.sfu import uptrack
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
-from tests.helpers import eventually, read_counters
+from tests.helpers import eventually, read_counters, streaming
 
 # every test here runs with the compiled and the Python fan-out loop
 pytestmark = pytest.mark.usefixtures("fanout_loop")
@@ -123,13 +123,7 @@ async def test_late_joiner_decodes_video_within_one_second(meetbox_server: Embed
 async def test_unsubscribe_stops_packets_and_resubscribe_resumes(
     meetbox_server: EmbeddedServer,
 ) -> None:
-    async with (
-        meetbox_server.client("sub", "pub") as pub,
-        meetbox_server.client("sub", "viewer") as viewer,
-    ):
-        track_sid = await pub.publish(CounterVideoTrack())
-        remote = await viewer.wait_for_track(identity="pub", kind="video")
-        await read_counters(remote.track, 3)
+    async with streaming(meetbox_server, "sub", frames=3) as (_, viewer, remote, track_sid):
         room = meetbox_server.room("sub")
         assert room is not None
         up = room.router.uptracks[track_sid]  # type: ignore[index]

@@ -12,7 +12,7 @@ from meetbox.media.rtp import RtpHeader, wrap_rtx
 from meetbox.server import EmbeddedServer
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
-from tests.helpers import read_counters, wait_async
+from tests.helpers import read_counters, streaming, wait_async
 
 # every test here runs with the compiled and the Python fan-out loop
 pytestmark = pytest.mark.usefixtures("fanout_loop")
@@ -33,13 +33,7 @@ async def stats_of(pc: RTCPeerConnection | None, kind: str) -> list[object]:
 async def test_lost_packets_are_repaired_with_rtx_from_the_cache(
     meetbox_server: EmbeddedServer,
 ) -> None:
-    async with (
-        meetbox_server.client("loss", "pub") as pub,
-        meetbox_server.client("loss", "sub") as sub,
-    ):
-        await pub.publish(CounterVideoTrack())
-        remote = await sub.wait_for_track(identity="pub", kind="video")
-        await read_counters(remote.track, 5)
+    async with streaming(meetbox_server, "loss") as (_, sub, remote, _):
         assert sub.subscriber is not None
 
         # drop one in ten RTP packets on the way into the subscriber (never RTX)
@@ -66,13 +60,7 @@ async def test_lost_packets_are_repaired_with_rtx_from_the_cache(
 async def test_a_packet_that_comes_twice_is_forwarded_once(
     meetbox_server: EmbeddedServer,
 ) -> None:
-    async with (
-        meetbox_server.client("twice", "pub") as pub,
-        meetbox_server.client("twice", "sub") as sub,
-    ):
-        await pub.publish(CounterVideoTrack())
-        remote = await sub.wait_for_track(identity="pub", kind="video")
-        await read_counters(remote.track, 5)
+    async with streaming(meetbox_server, "twice") as (pub, sub, remote, _):
         assert pub.publisher is not None and sub.subscriber is not None
         up = room_track(meetbox_server, "twice")
         down = up.downtracks[0]

@@ -8,7 +8,7 @@ import pytest
 
 from meetbox.server import EmbeddedServer
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
-from tests.helpers import eventually, read_counters
+from tests.helpers import eventually, read_counters, streaming
 
 # every test here runs with the compiled and the Python fan-out loop
 pytestmark = pytest.mark.usefixtures("fanout_loop")
@@ -58,13 +58,7 @@ async def test_mute_stops_forwarding_and_unmute_resumes(meetbox_server: Embedded
 
 
 async def test_unpublished_track_ends_at_the_subscriber(meetbox_server: EmbeddedServer) -> None:
-    async with (
-        meetbox_server.client("unpub", "pub") as pub,
-        meetbox_server.client("unpub", "sub") as sub,
-    ):
-        sid = await pub.publish(CounterVideoTrack())
-        remote = await sub.wait_for_track(identity="pub", kind="video")
-        await read_counters(remote.track, 2)
+    async with streaming(meetbox_server, "unpub", frames=2) as (pub, sub, remote, sid):
         await pub.unpublish(sid)
         await asyncio.wait_for(remote.ended.wait(), 10)
         assert sid not in sub.published
