@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import aiohttp
 
 from meetbox.server import EmbeddedServer
 from tests.api.conftest import Rest, api_settings
+from tests.helpers import unreachable_mongodb_uri
 
 
 async def test_login_is_rate_limited_per_address_with_retry_after() -> None:
@@ -38,9 +40,9 @@ async def test_default_group_limits_each_user_separately() -> None:
         assert (await rest.call("GET", "/recordings/list", token=bob.token)).status == 200
 
 
-async def test_an_unreachable_store_answers_503_without_hanging() -> None:
-    # nothing listens on loopback port 9: the MongoDB store cannot be reached
-    store = {"mongodb_uri": "mongodb://127.0.0.1:9/?directConnection=true", "timeout": 0.5}
+async def test_an_unreachable_store_answers_503_without_hanging(tmp_path: Path) -> None:
+    # nothing listens there: the MongoDB store cannot be reached
+    store = {"mongodb_uri": unreachable_mongodb_uri(tmp_path), "timeout": 0.5}
     async with EmbeddedServer(store=store) as server, aiohttp.ClientSession() as session:
         rest = Rest(server, session)
         start = time.monotonic()

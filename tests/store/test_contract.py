@@ -19,6 +19,7 @@ from meetbox.errors import AlreadyExists, InvalidArgument, Unavailable
 from meetbox.store import Store, is_id
 from meetbox.store.mongo import MongoStore
 from meetbox.store.sqlite import MIGRATIONS, SqliteStore
+from tests.helpers import unreachable_mongodb_uri
 
 MONGODB_URI = os.environ.get("MEETBOX_TEST_MONGODB_URI", "")
 
@@ -175,9 +176,11 @@ async def test_a_locked_sqlite_store_answers_unavailable_within_its_deadline(
     await made.close()
 
 
-async def test_an_unreachable_mongodb_answers_unavailable_within_its_deadline() -> None:
-    # nothing listens on port 9 of loopback: the real driver's server selection fails
-    made = MongoStore("mongodb://127.0.0.1:9/?directConnection=true", timeout=0.5)
+async def test_an_unreachable_mongodb_answers_unavailable_within_its_deadline(
+    tmp_path: Path,
+) -> None:
+    # nothing listens there: the real driver's server selection fails
+    made = MongoStore(unreachable_mongodb_uri(tmp_path), timeout=0.5)
     start = time.monotonic()
     with pytest.raises(Unavailable, match=r"unavailable|did not answer"):
         await made.users.find_one({"email": "x@example.com"})
