@@ -180,7 +180,8 @@ class Client:
                 if remaining <= 0:
                     raise TimeoutError(f"condition not met within {timeout}s")
                 try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                    async with asyncio.timeout(remaining):
+                        await self._changed.wait()
                 except TimeoutError:
                     pass
 

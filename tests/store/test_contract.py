@@ -6,6 +6,8 @@ Run the MongoDB half with a server you can reach, for example:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import secrets
 import sqlite3
@@ -194,3 +196,23 @@ async def test_upsert_inserts_once_then_updates_in_place(store: Store) -> None:
     assert first is not None and is_id(first["_id"]) and first["storageLimit"] == 10
     await store.storage.upsert({"userId": "u1"}, {"storageLimit": 20})
     assert await store.storage.find({"userId": "u1"}) == [{**first, "storageLimit": 20}]
+
+
+async def test_a_cancelled_store_call_is_cancelled_even_as_it_completes(store: Store) -> None:
+    # Cancel calls at every step of their life, the moment the driver's answer lands
+    # included: a cancel that was taken must end the call with CancelledError. (Python
+    # 3.11's asyncio.wait_for returned the answer instead when both came in the same loop
+    # turn; a recording's watcher then ran on after its cancel, and the stop that awaited it
+    # hung.)
+    swallowed = 0
+    for steps in range(40):
+        for _ in range(5):
+            call = asyncio.ensure_future(store.users.count({}))
+            for _ in range(steps):
+                await asyncio.sleep(0)  # a loop turn, to land the cancel at each step
+            taken = call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+            if taken and not call.cancelled():
+                swallowed += 1
+    assert swallowed == 0
