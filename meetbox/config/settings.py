@@ -64,6 +64,10 @@ class RoomSettings:
     speaker_interval: float = 0.4
     # seconds a participant removed by the host cannot rejoin that room with its token
     removal_ban_seconds: float = 600.0
+    # livestream mode in every room (always on in webinar and live rooms): viewers, who
+    # publish nothing and are not hosts, are announced to the hosts only, and the view
+    # count goes out at most once a second
+    skip_viewer_broadcast: bool = False
 
 
 @dataclass(frozen=True)

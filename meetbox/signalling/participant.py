@@ -34,6 +34,8 @@ class Participant:
         self.connection_id = connection_id
         self.joined_at = time.time()
         self.closed = False
+        # told to everyone in the room (see Room.livestream); set by the room
+        self.announced = False
         self._settings = settings
         self._on_audio_level = on_audio_level
         self._on_failed = on_failed

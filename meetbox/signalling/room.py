@@ -24,6 +24,9 @@ from meetbox.signalling.whiteboard import Whiteboard
 
 logger = logging.getLogger(__name__)
 
+# room types whose viewers are announced to hosts only (see Room.livestream)
+LIVESTREAM_TYPES = ("webinar", "live")
+
 
 class RoomEvents(Protocol):
     """How a room reaches its participants' connections."""
@@ -31,7 +34,7 @@ class RoomEvents(Protocol):
     async def to_connection(self, connection_id: str, event: str, data: dict[str, Any]) -> None: ...
 
     async def to_room(
-        self, room: str, event: str, data: dict[str, Any], skip: str | None = None
+        self, room: str, event: str, data: dict[str, Any], skip: str | list[str] | None = None
     ) -> None: ...
 
     async def disconnect(self, connection_id: str) -> None: ...
@@ -80,6 +83,55 @@ class Room:
     def visible(self) -> list[Participant]:
         return [p for p in self.participants.values() if not p.hidden]
 
+    @property
+    def livestream(self) -> bool:
+        """Whether viewers are announced to the hosts only.
+
+        A viewer is a participant that is not a host and has published nothing. In
+        livestream mode (LiveKit's "skip subscriber broadcast") nobody but the hosts is told
+        of viewers joining, changing or leaving, so a room of a few speakers and hundreds of
+        viewers does not send every viewer a message for every other one. A viewer who
+        publishes is announced to everyone from then on. On for webinar and live rooms, and
+        for every room with ``room.skip_viewer_broadcast``.
+        """
+        return self.settings.room.skip_viewer_broadcast or self.room_type in LIVESTREAM_TYPES
+
+    def hosts(self) -> list[Participant]:
+        return [p for p in self.participants.values() if p.is_host and not p.closed]
+
+    def known_to(self, participant: Participant) -> list[Participant]:
+        """The others ``participant`` is told of: everyone visible, or in livestream mode
+        (unless it is a host) the hosts and those who have published."""
+        return [
+            p
+            for p in self.visible()
+            if p is not participant and (p.announced or participant.is_host)
+        ]
+
+    async def _about(
+        self, participant: Participant, event: str, data: dict[str, Any], skip: str | None = None
+    ) -> None:
+        """Tells the room of ``participant``: everyone if it is announced, the hosts and
+        itself if it is a viewer of a livestream, nobody if it is hidden."""
+        if participant.hidden:
+            return
+        if participant.announced:
+            await self.events.to_room(self.name, event, data, skip=skip)
+            return
+        told = {h.connection_id for h in self.hosts()} | {participant.connection_id}
+        for connection_id in sorted(told - {skip}):
+            await self.events.to_connection(connection_id, event, data)
+
+    async def _announce_on_stage(self, participant: Participant) -> None:
+        """A livestream's viewer published: everyone who did not know it is told now."""
+        if participant.announced or participant.hidden:
+            return
+        participant.announced = True
+        told = [participant.connection_id, *(h.connection_id for h in self.hosts())]
+        await self.events.to_room(
+            self.name, "participant_joined", {"participant": participant.info()}, skip=told
+        )
+
     def by_identity(self, identity: str) -> Participant:
         for participant in self.participants.values():
             if participant.identity == identity and not participant.closed:
@@ -102,10 +154,7 @@ class Room:
             if up.participant_sid == target.sid and not grant.may_publish(up.source):
                 target.publisher.remove_track(up)
                 await self._unpublish(up)
-        if not target.hidden:
-            await self.events.to_room(
-                self.name, "participant_updated", {"participant": target.info()}
-            )
+        await self._about(target, "participant_updated", {"participant": target.info()})
 
     # -- membership ---------------------------------------------------------------------
 
@@ -142,15 +191,14 @@ class Room:
             self.router.on_audio_level,
             self._connection_failed,
         )
+        participant.announced = not participant.hidden and (
+            participant.is_host or not self.livestream
+        )
         self.participants[sid] = participant
         self._cancel_empty_timer()
-        if not participant.hidden:
-            await self.events.to_room(
-                self.name,
-                "participant_joined",
-                {"participant": participant.info()},
-                skip=connection_id,
-            )
+        await self._about(
+            participant, "participant_joined", {"participant": participant.info()}, connection_id
+        )
         return participant
 
     def _connection_failed(self, participant: Participant) -> None:
@@ -169,7 +217,7 @@ class Room:
         return {
             "room": self.info(),
             "participant": participant.info(),
-            "participants": [p.info() for p in self.visible() if p is not participant],
+            "participants": [p.info() for p in self.known_to(participant)],
         }
 
     def subscribe_existing(self, participant: Participant) -> None:
@@ -194,12 +242,11 @@ class Room:
         self.features.granted.pop(participant.identity, None)
         if self._on_left is not None:
             self._on_left(self, participant)
-        if not participant.hidden:
-            await self.events.to_room(
-                self.name,
-                "participant_left",
-                {"sid": participant.sid, "identity": participant.identity, "reason": reason},
-            )
+        await self._about(
+            participant,
+            "participant_left",
+            {"sid": participant.sid, "identity": participant.identity, "reason": reason},
+        )
         if not self.participants:
             self._start_empty_timer()
 
@@ -221,6 +268,8 @@ class Room:
             return TrackDescription(source=source, name=given.get("name", ""))
 
         result = await participant.publisher.handle_offer(sdp, describe)
+        if result.added:
+            await self._announce_on_stage(participant)
         for up in result.removed:
             await self._unpublish(up)
         for up in result.added:

@@ -9,6 +9,7 @@ Broadcasts carry the seed's shape: ``{type, id, username, time, ...}``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 RECORDING_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 MAX_CHAT = 2000
+# seconds between view counts in a livestream room (see Room.livestream)
+VIEW_COUNT_INTERVAL = 1.0
 MAX_TEXT = 5000
 MAX_BLOB = 16 * 1024
 ENVELOPE = ("type", "room_id", "roomId", "socketId")
@@ -63,6 +66,7 @@ class RoomEventHandlers:
     def __init__(self, server: SignallingServer) -> None:
         self.server = server
         self.flood = FloodGuard()
+        self._counts_due: set[str] = set()  # livestream rooms whose view count will go out
         self.specs: dict[str, tuple[Spec, Method]] = {}
         table: list[tuple[Spec, Method]] = [
             (Spec("view_count", needs_data=False), self.view_count),
@@ -147,9 +151,8 @@ class RoomEventHandlers:
         await self.server.to_room(room.name, kind, data, skip=skip)
 
     async def _to_hosts(self, room: Room, kind: str, data: dict[str, Any]) -> None:
-        for p in room.participants.values():
-            if p.is_host:
-                await self.server.to_connection(p.connection_id, kind, data)
+        for host in room.hosts():
+            await self.server.to_connection(host.connection_id, kind, data)
 
     def _target(self, room: Room, body: dict[str, Any]) -> Participant:
         return room.by_identity(payloads.string(body, "id", max_len=256))
@@ -157,6 +160,17 @@ class RoomEventHandlers:
     # -- presence -------------------------------------------------------------------------
 
     async def announce_view_count(self, room: Room) -> None:
+        if room.livestream:
+            # hundreds of viewers come and go: one count a second carries every change
+            if room.sid in self._counts_due:
+                return
+            self._counts_due.add(room.sid)
+            try:
+                await asyncio.sleep(VIEW_COUNT_INTERVAL)  # gathers that second's changes
+            finally:
+                self._counts_due.discard(room.sid)
+            if room.closed:
+                return
         await self._to_room(
             room, "view_count", {"type": "view_count", "count": len(room.visible())}
         )

@@ -138,7 +138,7 @@ class SignallingServer:
         await self.sio.emit(event, data, to=connection_id)
 
     async def to_room(
-        self, room: str, event: str, data: dict[str, Any], skip: str | None = None
+        self, room: str, event: str, data: dict[str, Any], skip: str | list[str] | None = None
     ) -> None:
         await self.sio.emit(event, data, room=room, skip_sid=skip)
 
