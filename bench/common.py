@@ -72,9 +72,7 @@ def pinned_server(args: list[str], port: int, env: dict[str, str] | None = None)
 
 
 @contextmanager
-def meetbox_server(livestream: bool = False) -> Iterator[tuple[str, str, str, int]]:
-    """A meetbox server pinned to its core; with ``livestream`` its rooms announce viewers
-    to hosts only (``room.skip_viewer_broadcast``), as a webinar's do."""
+def meetbox_server() -> Iterator[tuple[str, str, str, int]]:
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
         key, secret = "bench", secrets.token_hex(24)
@@ -82,7 +80,6 @@ def meetbox_server(livestream: bool = False) -> Iterator[tuple[str, str, str, in
             "MEETBOX_KEYS_API_KEY": key,
             "MEETBOX_KEYS_API_SECRET": secret,
             "MEETBOX_SERVER_LOG_LEVEL": "WARNING",
-            "MEETBOX_ROOM_SKIP_VIEWER_BROADCAST": "true" if livestream else "false",
         }
         exe = str(Path(sys.executable).with_name("meetbox"))
         with pinned_server(
@@ -141,12 +138,11 @@ def machine() -> str:
 def video_load(url: str, key: str, secret: str, pid: int, room: str, subscribers: int) -> LoadSpec:
     """The benchmark's load: one 1 Mbps VP8 publisher, ``subscribers`` viewers counting it.
 
-    The viewers join visible into a livestream server (``meetbox_server(livestream=True)``):
-    they are counted, recorded in the session and shown to hosts, but not announced to each
-    other. In an ordinary room each would be told of every other one joining, and on the
-    one load core those 600 x 600 messages, not the media, end up dropping them."""
+    The viewers join hidden, as a livestream's audience (LiveKit's livestream mode does not
+    announce them either): otherwise each of them is told of every other one joining, and
+    on the one load core those 600 x 600 messages, not the media, end up dropping them."""
     return LoadSpec(
         url=url, api_key=key, api_secret=secret, room=room, subscribers=subscribers,
-        duration=WINDOW, join_timeout=120, fps=FPS, audio=False, hidden=False, server_pid=pid,
+        duration=WINDOW, join_timeout=120, fps=FPS, audio=False, hidden=True, server_pid=pid,
         worker_cpus=(LOAD_CPU,),
     )  # fmt: skip

@@ -45,7 +45,7 @@ from meetbox.progress import ProgressBar
 
 def forwarding() -> dict[str, Any]:
     steps = []
-    with meetbox_server(livestream=True) as (url, key, secret, pid):
+    with meetbox_server() as (url, key, secret, pid):
         for n in STEPS:
             wait_server_idle(pid)
             spec = video_load(url, key, secret, pid, f"fwd-{n}", n)

@@ -89,7 +89,7 @@ def _latency_level(
 def latency(per_downtrack: float) -> dict[str, Any]:
     capacity = 1 / per_downtrack
     levels = []
-    with meetbox_server(livestream=True) as (url, key, secret, pid):
+    with meetbox_server() as (url, key, secret, pid):
         for fraction in LATENCY_LEVELS:
             n = round(capacity * fraction)
             wait_server_idle(pid)

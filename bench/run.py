@@ -235,12 +235,10 @@ Written by `make bench` (bench/run.py); plot: `bench/cpu-vs-subscribers.png`.
 
 The load generator runs on the other core: aiortc subscribers that count every SRTP
 packet by its clear header as the datagram arrives (no decryption), the publisher in a
-process of its own. The subscribers join as a livestream's viewers: visible (counted,
-recorded in the room's session, shown to hosts) in a server with
-`room.skip_viewer_broadcast` on, so they are not announced to each other, as in a webinar
-room. In an ordinary room every viewer is told of every other viewer joining, and with
-600 of them on the one load core that signalling alone saturated it and three quarters
-of them lost their connection. Each step is measured once every
+process of its own. The subscribers join hidden, as a livestream's viewers: nobody is
+told of them, so the one load core does not also carry every viewer's news of every
+other viewer joining (with 600 visible viewers that signalling alone saturated it and
+three quarters of them lost their connection). Each step is measured once every
 subscriber joined and the frame rate settled at 30 fps (a worker that fell behind during
 the joins drains its sockets first). The capacity per core is projected from the
 measured cost per down-track at the largest clean step (every subscriber joined, 30 fps
