@@ -68,6 +68,10 @@ class RoomSettings:
     # publish nothing and are not hosts, are announced to the hosts only, and the view
     # count goes out at most once a second
     skip_viewer_broadcast: bool = False
+    # Socket.IO connections per second from one client address (a burst of connect_burst
+    # first); 0 turns the limit off
+    connects_per_second: float = 20.0
+    connect_burst: int = 200
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,11 @@ class Settings:
             raise ValueError("rtc.keyframe_budget_pps must be positive")
         if self.room.empty_timeout < 0:
             raise ValueError("room.empty_timeout must not be negative")
+        if self.room.connects_per_second < 0 or self.room.connect_burst < 1:
+            raise ValueError(
+                "room.connects_per_second must not be negative and room.connect_burst"
+                " must be at least 1"
+            )
         if self.store.timeout <= 0:
             raise ValueError("store.timeout must be positive")
         api = self.api

@@ -20,9 +20,29 @@ def as_dict(data: Any, allowed: Iterable[str]) -> dict[str, Any]:
     return data
 
 
+def check_text(value: str, key: str, *, text: bool = False) -> str:
+    """Refuses lone surrogates (they cannot be stored or sent as UTF-8) and control
+    characters: all of them in a name or an id, all but tab and newlines in ``text``."""
+    allowed = "\t\n\r" if text else ""
+    for ch in value:
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF:
+            raise InvalidArgument(f"{key} holds an unpaired surrogate (not valid Unicode)")
+        if (code < 32 or 0x7F <= code < 0xA0) and ch not in allowed:
+            raise InvalidArgument(f"{key} must not contain control characters")
+    return value
+
+
 def string(
-    data: dict[str, Any], key: str, *, max_len: int, required: bool = True, default: str = ""
+    data: dict[str, Any],
+    key: str,
+    *,
+    max_len: int,
+    required: bool = True,
+    default: str = "",
+    text: bool = False,
 ) -> str:
+    """A string field; ``text`` allows tabs and line breaks (messages, SDP)."""
     value = data.get(key)
     if value is None:
         if required:
@@ -34,7 +54,7 @@ def string(
         raise InvalidArgument(f"{key} must not be empty")
     if len(value) > max_len:
         raise InvalidArgument(f"{key} must be at most {max_len} characters")
-    return value
+    return check_text(value, key, text=text)
 
 
 def boolean(

@@ -3,7 +3,7 @@
 Every event is scoped to the sender's room: a ``room_id``/``roomId`` naming another room is
 refused, and a target ``id`` must be a participant of the sender's room. Host-only events
 are checked here, on the server (``roomAdmin`` in the room token). Payloads are validated
-(types, sizes, unknown fields) and floods limited per connection before anything changes.
+(types, sizes, unknown fields) and floods limited (``dispatch``) before anything changes.
 Broadcasts carry the seed's shape: ``{type, id, username, time, ...}``.
 """
 
@@ -14,13 +14,11 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from meetbox.errors import FailedPrecondition, InvalidArgument, MeetboxError, PermissionDenied
+from meetbox.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from meetbox.signalling import payloads
-from meetbox.signalling.flood import FloodGuard
+from meetbox.signalling.dispatch import ENVELOPE, Method, Spec
 from meetbox.signalling.observer import RecordingControl
 from meetbox.signalling.participant import Participant
 from meetbox.signalling.room import Room
@@ -38,24 +36,11 @@ MAX_CHAT = 2000
 VIEW_COUNT_INTERVAL = 1.0
 MAX_TEXT = 5000
 MAX_BLOB = 16 * 1024
-ENVELOPE = ("type", "room_id", "roomId", "socketId")
-Method = Callable[[Room, Participant, dict[str, Any]], Awaitable[dict[str, Any] | None]]
-
-
-@dataclass(frozen=True)
-class Spec:
-    name: str
-    fields: tuple[str, ...] = ()
-    host_only: bool = False
-    flood: str = "event"
-    needs_data: bool = True  # the token's canPublishData
 
 
 def _text(value: Any, key: str, limit: int) -> str:
-    text = payloads.string({key: value}, key, max_len=limit)
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
-        raise InvalidArgument(f"{key} must not contain control characters")
-    return text
+    """Free text (a chat message, a reason): tabs and line breaks, no other controls."""
+    return payloads.string({key: value}, key, max_len=limit, text=True)
 
 
 def _stamp(kind: str, who: Participant) -> dict[str, Any]:
@@ -65,10 +50,8 @@ def _stamp(kind: str, who: Participant) -> dict[str, Any]:
 class RoomEventHandlers:
     def __init__(self, server: SignallingServer) -> None:
         self.server = server
-        self.flood = FloodGuard()
         self._counts_due: set[str] = set()  # livestream rooms whose view count will go out
-        self.specs: dict[str, tuple[Spec, Method]] = {}
-        table: list[tuple[Spec, Method]] = [
+        self.table: list[tuple[Spec, Method]] = [
             (Spec("view_count", needs_data=False), self.view_count),
             (Spec("room.join", ("roomId", "room_id"), needs_data=False), self.room_join),
             (Spec("start-transcript", ("language",)), self.broadcast_simple),
@@ -108,42 +91,6 @@ class RoomEventHandlers:
             (Spec("Un-do", (), flood="draw"), self.undo),
             (Spec("clear-whiteBoard", ()), self.clear),
         ]
-        for spec, method in table:
-            self.specs[spec.name] = (spec, method)
-
-    def register(self) -> None:
-        for name, (spec, method) in self.specs.items():
-            self.server.sio.on(name, self._handler(spec, method))
-
-    def _handler(
-        self, spec: Spec, method: Method
-    ) -> Callable[[str, Any], Awaitable[dict[str, Any]]]:
-        async def handle(sid: str, data: Any = None) -> dict[str, Any]:
-            try:
-                room, sender = self.server.session_of(sid)
-                self.flood.check(sid, spec.flood)
-                body = payloads.as_dict(data, (*spec.fields, *ENVELOPE))
-                if body.get("type") not in (None, spec.name):
-                    raise InvalidArgument(f"type must be {spec.name!r}")
-                for key in ("room_id", "roomId"):
-                    if key in body and body[key] != room.name:
-                        raise PermissionDenied(
-                            f"{spec.name}: events are scoped to your own room, not {body[key]!r}"
-                        )
-                if spec.host_only and not sender.is_host:
-                    raise PermissionDenied(f"{spec.name} is for the room's host only")
-                if spec.needs_data and not sender.grant.can_publish_data:
-                    raise PermissionDenied("this token does not allow sending data")
-                body = {**body, "type": spec.name}
-                result = await method(room, sender, body)
-            except MeetboxError as exc:
-                return {"ok": False, "error": exc.to_dict()}
-            except Exception:
-                logger.exception("event %s from %s failed", spec.name, sid)
-                return {"ok": False, "error": {"code": "internal", "message": "internal error"}}
-            return {"ok": True, **(result or {})}
-
-        return handle
 
     async def _to_room(
         self, room: Room, kind: str, data: dict[str, Any], skip: str | None = None

@@ -6,11 +6,10 @@ Every client event is answered through its ack: ``{"ok": true, ...}`` or
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import socketio
@@ -25,7 +24,9 @@ from meetbox.errors import (
     Unavailable,
 )
 from meetbox.sfu.tasks import BackgroundTasks
-from meetbox.signalling import payloads
+from meetbox.signalling import mediaevents, payloads
+from meetbox.signalling.dispatch import EventTable, Spec
+from meetbox.signalling.flood import FloodGuard, Rate
 from meetbox.signalling.observer import (
     ConnectionInfo,
     NullObserver,
@@ -37,13 +38,10 @@ from meetbox.signalling.participant import Participant
 from meetbox.signalling.registry import LocalRoomRegistry, RoomRegistry
 from meetbox.signalling.room import Room
 from meetbox.signalling.roomevents import RoomEventHandlers
+from meetbox.signalling.sio import GuardedServer
 from meetbox.signalling.tokens import TokenVerifier
 
 logger = logging.getLogger(__name__)
-
-MAX_SDP = 64 * 1024
-MAX_SID = 64
-Handler = Callable[["SignallingServer", Participant, Any], Awaitable[dict[str, Any] | None]]
 
 
 def _refused(error: MeetboxError) -> socketio.exceptions.ConnectionRefusedError:
@@ -62,27 +60,6 @@ def _info(environ: dict[str, Any]) -> ConnectionInfo:
     return ConnectionInfo(address=address, domain=domain.split(":", 1)[0].lower()[:253])
 
 
-def _event(func: Handler) -> Callable[[SignallingServer, str, Any], Awaitable[dict[str, Any]]]:
-    """Find the sender's participant, run the handler, and shape the ack."""
-
-    @functools.wraps(func)
-    async def wrapper(self: SignallingServer, sid: str, data: Any = None) -> dict[str, Any]:
-        session = self.sessions.get(sid)
-        participant = session[1] if session is not None else None
-        try:
-            if participant is None or participant.closed:
-                raise FailedPrecondition("this connection is not in a room")
-            result = await func(self, participant, data)
-        except MeetboxError as exc:
-            return {"ok": False, "error": exc.to_dict()}
-        except Exception:
-            logger.exception("event %s from %s failed", func.__name__, sid)
-            return {"ok": False, "error": {"code": "internal", "message": "internal error"}}
-        return {"ok": True, **(result or {})}
-
-    return wrapper
-
-
 class SignallingServer:
     def __init__(
         self,
@@ -98,7 +75,7 @@ class SignallingServer:
         self.recordings: RecordingControl | None = None
         self.rooms: RoomRegistry = registry if registry is not None else LocalRoomRegistry()
         self.sessions: dict[str, tuple[Room, Participant]] = {}  # by Socket.IO sid
-        self.sio = socketio.AsyncServer(
+        self.sio = GuardedServer(
             async_mode="aiohttp",
             cors_allowed_origins=[],
             max_http_buffer_size=256 * 1024,
@@ -109,20 +86,21 @@ class SignallingServer:
         self._observing = BackgroundTasks()  # observer calls: drained, not cut, at shutdown
         self.bans: dict[tuple[str, str], float] = {}  # (room, identity) → until (monotonic)
         self.closed = False
+        self.connects = FloodGuard(
+            {"connect": Rate(settings.room.connects_per_second, settings.room.connect_burst)}
+        )
+        self._joining: set[str] = set()  # sids whose connect handler is running
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
-        for name, handler in {
-            "publish_offer": self.publish_offer,
-            "subscriber_answer": self.subscriber_answer,
-            "subscribe": self.subscribe,
-            "unsubscribe": self.unsubscribe,
-            "mute_track": self.mute_track,
-            "unpublish": self.unpublish,
-            "leave": self.leave,
-        }.items():
-            self.sio.on(name, handler)
         self.room_events = RoomEventHandlers(self)
-        self.room_events.register()
+        self.events = EventTable(self.session_of, FloodGuard())
+        for spec, method in [
+            *mediaevents.TABLE,
+            (Spec("leave", needs_data=False, envelope=False, summary="leave the room"), self.leave),
+            *self.room_events.table,
+        ]:
+            self.events.add(spec, method)
+        self.events.register(self.sio)
 
     @property
     def participants(self) -> dict[str, Participant]:
@@ -143,15 +121,35 @@ class SignallingServer:
         await self.sio.emit(event, data, room=room, skip_sid=skip)
 
     async def disconnect(self, connection_id: str) -> None:
-        self.sessions.pop(connection_id, None)
+        await self._forget(connection_id)
         await self.sio.disconnect(connection_id)
+
+    async def _forget(self, sid: str) -> None:
+        """The connection is no longer in its room: no session, no room broadcasts."""
+        session = self.sessions.pop(sid, None)
+        if session is not None:
+            await self.sio.leave_room(sid, session[0].name)
 
     # -- connection -----------------------------------------------------------------------
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if self.closed:
             raise _refused(Unavailable("server is shutting down"))
+        if sid in self.sessions or sid in self._joining or environ is not self.sio.get_environ(sid):
+            # only python-socketio's own connect step comes here (sio.GuardedServer drops a
+            # client's "connect" event); a second connect on a live session is refused
+            raise _refused(FailedPrecondition("this connection has already joined a room"))
+        self._joining.add(sid)
         try:
+            await self._join(sid, environ, auth)
+        finally:
+            self._joining.discard(sid)
+
+    async def _join(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        info = _info(environ)
+        try:
+            if self.settings.room.connects_per_second > 0:
+                self.connects.check(info.address, "connect")
             if not isinstance(auth, dict):
                 raise InvalidArgument("connect with auth = {token: ...}")
             data = payloads.as_dict(auth, ("token", "room"))
@@ -173,9 +171,7 @@ class SignallingServer:
             raise _refused(MeetboxError("internal error")) from None
         self.sessions[sid] = (room, participant)
         self._observing.spawn(
-            self._observe(
-                self.observer.joined(self._presence(room, participant), rules, _info(environ))
-            )
+            self._observe(self.observer.joined(self._presence(room, participant), rules, info))
         )
         await self.sio.enter_room(sid, room.name)
         self._tasks.spawn(self._welcome(sid, room, participant))
@@ -212,7 +208,7 @@ class SignallingServer:
             self.bans[(room.name, target.identity)] = time.monotonic() + ban
         await self.to_room(room.name, "remove-participant", message)
         await self.to_connection(target.connection_id, "disconnected", {"reason": "removed"})
-        self.sessions.pop(target.connection_id, None)
+        await self._forget(target.connection_id)
         await room.leave(target, reason="removed")
         await self.sio.disconnect(target.connection_id)
 
@@ -223,7 +219,8 @@ class SignallingServer:
         return session
 
     async def _disconnect(self, sid: str, *args: Any) -> None:
-        self.room_events.flood.forget(sid)
+        # only python-socketio's own disconnect step comes here (sio.GuardedServer drops a
+        # client's "disconnect" event); flood buckets outlive the connection on purpose
         if self.recordings is not None:
             self.recordings.forget_uploads(sid)
         session = self.sessions.pop(sid, None)
@@ -254,70 +251,10 @@ class SignallingServer:
             # the observer records; a failure there must not disturb the room
             logger.exception("room observer failed")
 
-    def room_of(self, participant: Participant) -> Room:
-        session = self.sessions.get(participant.connection_id)
-        if session is None:
-            raise FailedPrecondition("this connection is not in a room")
-        return session[0]
-
     # -- events ---------------------------------------------------------------------------
 
-    @_event
-    async def publish_offer(self, participant: Participant, data: Any) -> dict[str, Any]:
-        body = payloads.as_dict(data, ("sdp", "tracks"))
-        sdp = payloads.string(body, "sdp", max_len=MAX_SDP)
-        tracks = body.get("tracks", {})
-        if not isinstance(tracks, dict) or len(tracks) > 32:
-            raise InvalidArgument("tracks must be an object of at most 32 {mid: {source, name}}")
-        meta: dict[str, dict[str, str]] = {}
-        for mid, value in tracks.items():
-            entry = payloads.as_dict(value, ("source", "name"))
-            meta[str(mid)] = {
-                "source": payloads.string(entry, "source", max_len=32, required=False),
-                "name": payloads.string(entry, "name", max_len=128, required=False),
-            }
-        return await self.room_of(participant).publish(participant, sdp, meta)
-
-    @_event
-    async def subscriber_answer(self, participant: Participant, data: Any) -> None:
-        body = payloads.as_dict(data, ("sdp",))
-        await participant.subscriber.handle_answer(payloads.string(body, "sdp", max_len=MAX_SDP))
-
-    @_event
-    async def subscribe(self, participant: Participant, data: Any) -> None:
-        body = payloads.as_dict(data, ("track_sid",))
-        self.room_of(participant).subscribe(
-            participant, payloads.string(body, "track_sid", max_len=MAX_SID)
-        )
-
-    @_event
-    async def unsubscribe(self, participant: Participant, data: Any) -> None:
-        body = payloads.as_dict(data, ("track_sid",))
-        self.room_of(participant).unsubscribe(
-            participant, payloads.string(body, "track_sid", max_len=MAX_SID)
-        )
-
-    @_event
-    async def mute_track(self, participant: Participant, data: Any) -> None:
-        body = payloads.as_dict(data, ("track_sid", "muted"))
-        await self.room_of(participant).set_muted(
-            participant,
-            payloads.string(body, "track_sid", max_len=MAX_SID),
-            payloads.boolean(body, "muted"),
-        )
-
-    @_event
-    async def unpublish(self, participant: Participant, data: Any) -> None:
-        body = payloads.as_dict(data, ("track_sid",))
-        await self.room_of(participant).unpublish(
-            participant, payloads.string(body, "track_sid", max_len=MAX_SID)
-        )
-
-    @_event
-    async def leave(self, participant: Participant, data: Any) -> None:
-        payloads.as_dict(data, ())
-        room = self.room_of(participant)
-        self.sessions.pop(participant.connection_id, None)
+    async def leave(self, room: Room, participant: Participant, body: dict[str, Any]) -> None:
+        await self._forget(participant.connection_id)
         # the client closes its socket once it has the ack
         await room.leave(participant, reason="left")
 

@@ -15,7 +15,7 @@ from meetbox.tracks import ToneAudioTrack
 from tests.helpers import eventually
 
 # the handler table, read without a server (the constructor only keeps the reference)
-SPECS = RoomEventHandlers(None).specs  # type: ignore[arg-type]
+SPECS = {spec.name: (spec, method) for spec, method in RoomEventHandlers(None).table}  # type: ignore[arg-type]
 ALL_EVENTS = sorted(SPECS)
 HOST_ONLY = sorted(name for name, (spec, _) in SPECS.items() if spec.host_only)
 
