@@ -106,7 +106,7 @@ class RecordingEngine:
             if used["availableStorage"] <= 0:
                 raise ResourceExhausted("the storage limit is reached: recording cannot start")
             rec_id = recording_id or new_recording_id()
-            folder = storage.recording_path(self.api, owner or UNOWNED, room, rec_id, "x").parent
+            folder = storage.recording_folder(self.api, owner or UNOWNED, room, rec_id)
             doc = await self._document(room, rec_id, owner, requested_by)
             participants = live.participants
 
@@ -230,7 +230,7 @@ class RecordingEngine:
         if recording_id in self.processing:
             raise AlreadyExists("this recording is already being processed")
         owner = str(doc.get("ownerId") or "")
-        folder = storage.recording_path(self.api, owner or UNOWNED, room, recording_id, "x").parent
+        folder = storage.recording_folder(self.api, owner or UNOWNED, room, recording_id)
         if not (folder / MANIFEST).exists():
             raise NotFound("this recording has no recorded files to process")
         if (await storage.usage(self.api, owner))["availableStorage"] <= 0:
@@ -295,7 +295,7 @@ class RecordingEngine:
         limit = min(self.api.settings.api.max_recording_upload_bytes, used["availableStorage"])
         if limit <= 0:
             raise ResourceExhausted("the storage limit is reached: nothing can be uploaded")
-        folder = storage.recording_path(self.api, owner or UNOWNED, room, recording_id, "x").parent
+        folder = storage.recording_folder(self.api, owner or UNOWNED, room, recording_id)
         doc = await self.api.store.recordings.find_one(
             {"recordingId": recording_id, "roomId": room}
         )

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from meetbox.errors import NotFound, PermissionDenied
 from meetbox.store import Document, is_id, now_iso
-from meetbox.web.filenames import check_name, inside, sanitize
+from meetbox.web.filenames import check_name, sanitize
 from meetbox.web.replies import INTEGER, STRING, TIME, envelope, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok
 from meetbox.web.schema import Field, Obj
@@ -78,12 +78,12 @@ def file_view(doc: Document) -> dict[str, Any]:
 async def upload(ctx: Ctx) -> web.Response:
     room_id = ctx.params["roomId"]
     await room_access(ctx, room_id)
-    folder = ctx.api.data_dir / "documents" / room_id
+    folder = ctx.api.files.room_folder(room_id)
     received = await receive(ctx.request, folder, ctx.api.settings.api.max_upload_bytes)
     try:
         original = sanitize(received.original_name)
         filename = f"{room_id}_{original}"
-        received.publish(inside(folder, filename))
+        received.publish(ctx.api.files.room_file(room_id, filename))
     except BaseException:
         received.discard()
         raise
@@ -106,7 +106,12 @@ async def upload(ctx: Ctx) -> web.Response:
     "/room/{roomId}/files/{filename}",
     summary="A file's details; with ?download=true, its content",
     auth="user_or_room",
-    params=Obj({**ROOM.fields, "filename": Field("string", required=True, max_length=330)}),
+    params=Obj(
+        {
+            **ROOM.fields,
+            "filename": Field("string", required=True, max_length=330, format="filename"),
+        }
+    ),
     query=Obj({"download": Field("boolean")}),
     responses=replies(
         {
@@ -128,7 +133,7 @@ async def get_file(ctx: Ctx) -> web.StreamResponse:
     if doc is None:
         raise NotFound("no file of that name in this room")
     if ctx.query.get("download"):
-        path = inside(ctx.api.data_dir / "documents" / room_id, filename)
+        path = ctx.api.files.room_file(room_id, filename)
         return attachment(path, doc["originalName"], "the file's content is missing")
     return ok(file_view(doc), "File retrieved successfully!")
 
@@ -145,11 +150,11 @@ async def get_file(ctx: Ctx) -> web.StreamResponse:
 async def delete_files(ctx: Ctx) -> web.Response:
     room_id = ctx.params["roomId"]
     await room_access(ctx, room_id, manage=True)
-    folder = ctx.api.data_dir / "documents" / room_id
+    folder = ctx.api.files.room_folder(room_id)
     docs = await ctx.api.store.files.find({"roomId": room_id})
     for doc in docs:
         with contextlib.suppress(FileNotFoundError):
-            inside(folder, doc["filename"]).unlink()
+            ctx.api.files.room_file(room_id, doc["filename"]).unlink()
     deleted = await ctx.api.store.files.delete({"roomId": room_id})
     with contextlib.suppress(OSError):
         folder.rmdir()

@@ -17,7 +17,7 @@ from meetbox.errors import AlreadyExists, MeetboxError, NotFound, TooLarge
 from meetbox.store import Document, iso, now_iso
 from meetbox.web import storage
 from meetbox.web.api_rooms import RECORDING_ID
-from meetbox.web.filenames import check_name, inside, sanitize
+from meetbox.web.filenames import check_name, sanitize
 from meetbox.web.replies import (
     BOOLEAN,
     EMPTY,
@@ -31,15 +31,15 @@ from meetbox.web.replies import (
     replies,
 )
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok
-from meetbox.web.schema import Field, Obj
+from meetbox.web.schema import SAFE_ID, Field, Obj
 from meetbox.web.uploads import MULTIPART_SCHEMA, attachment, receive
 
 routes = RouteTable("recordings and storage")
 
-ROOM_ID = Field("string", required=True, pattern=r"^[A-Za-z0-9_\-.]{1,128}$")
+ROOM_ID = Field("string", required=True, pattern=SAFE_ID)
 REC_ID = Field("string", required=True, pattern=RECORDING_ID)
 USER_ID = Field("string", required=True, format="objectid")
-FILE_NAME = Field("string", required=True, min_length=1, max_length=200)
+FILE_NAME = Field("string", required=True, min_length=1, max_length=200, format="filename")
 RECORDING_PATH = Obj({"userId": USER_ID, "roomId": ROOM_ID, "recordingId": REC_ID})
 FILE_PATH = Obj({**RECORDING_PATH.fields, "fileName": FILE_NAME})
 
@@ -379,7 +379,7 @@ async def upload_to_blob(ctx: Ctx) -> web.Response:
     doc = await owned_recording(
         ctx, {"recordingId": p["recordingId"], "roomId": p["roomId"], "ownerId": p["userId"]}
     )
-    folder = storage.recording_path(ctx.api, p["userId"], p["roomId"], p["recordingId"], "x").parent
+    folder = storage.recording_folder(ctx.api, p["userId"], p["roomId"], p["recordingId"])
     usage = await storage.usage(ctx.api, p["userId"])
     room_left = usage["availableStorage"] + int(doc.get("fileSize") or 0)
     limit = min(ctx.api.settings.api.max_recording_upload_bytes, max(0, room_left))
@@ -391,8 +391,8 @@ async def upload_to_blob(ctx: Ctx) -> web.Response:
         old = doc.get("fileName")
         if old and old != name:
             with contextlib.suppress(FileNotFoundError):
-                inside(folder, old).unlink()
-        upload.publish(inside(folder, name))
+                ctx.api.files.in_recording(folder, old).unlink()
+        upload.publish(ctx.api.files.in_recording(folder, name))
     except BaseException:
         upload.discard()
         raise

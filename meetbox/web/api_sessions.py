@@ -14,7 +14,7 @@ from meetbox.signalling.tokens import VideoGrant, mint_token
 from meetbox.store import Store, is_id, now_iso
 from meetbox.web.replies import BOOLEAN, ID, STRING, TIME, array, envelope, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok
-from meetbox.web.schema import Field, Obj, validate
+from meetbox.web.schema import SAFE_ID, Field, Obj, validate
 
 routes = RouteTable("streaming, subtitles and audit")
 
@@ -136,7 +136,7 @@ async def streaming_session(ctx: Ctx) -> web.Response:
     summary="Start live subtitles: dispatch the transcriber agent once",
     description="Authorised only by a room token for this room whose holder is connected now.",
     auth="none",
-    params=Obj({"id": Field("string", required=True, pattern=r"^[A-Za-z0-9_\-.]{1,128}$")}),
+    params=Obj({"id": Field("string", required=True, pattern=SAFE_ID)}),
     body=Obj(
         {
             "token": Field(

@@ -1,10 +1,9 @@
-"""Uploaded names made safe, and paths that cannot leave their folder."""
+"""Uploaded names made safe (paths on disk come from ``meetbox.store.files``)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
 
 from meetbox.errors import InvalidArgument
 
@@ -42,6 +41,14 @@ def sanitize(name: str) -> str:
     return text
 
 
+def is_safe_name(name: str) -> bool:
+    """Whether ``name`` is already a safe file name (what ``sanitize`` leaves unchanged)."""
+    try:
+        return sanitize(name) == name
+    except InvalidArgument:
+        return False
+
+
 def check_name(name: str, what: str = "fileName") -> str:
     """A name in a URL must already be safe: it is never rewritten silently there."""
     try:
@@ -51,12 +58,3 @@ def check_name(name: str, what: str = "fileName") -> str:
     if safe != name:
         raise InvalidArgument(f"{what} is not an allowed file name")
     return name
-
-
-def inside(folder: Path, *parts: str) -> Path:
-    """``folder/parts...`` resolved, refused if it would land outside ``folder``."""
-    base = folder.resolve()
-    target = base.joinpath(*parts).resolve()
-    if target != base and base not in target.parents:
-        raise InvalidArgument("the path leaves its folder")
-    return target

@@ -9,6 +9,7 @@ input from a caller who may call it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -96,6 +97,11 @@ class RouteTable:
     ) -> Callable[[Handler], Handler]:
         if auth not in AUTH_RULES:
             raise ValueError(f"unknown auth rule {auth!r}")
+        for name in re.findall(r"\{(\w+)\}", path):
+            spec = params.fields.get(name) if params is not None else None
+            if spec is None or not (spec.pattern or spec.format or spec.enum):
+                # a path parameter is checked as what it is before any handler sees it
+                raise ValueError(f"{method} {path}: path parameter {name!r} has no pattern")
 
         def register(handler: Handler) -> Handler:
             self.routes.append(

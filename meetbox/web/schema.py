@@ -16,9 +16,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from meetbox.errors import InvalidArgument
+from meetbox.web.filenames import is_safe_name
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 OBJECT_ID = r"^[0-9a-f]{24}$"
+# an id that names a folder on disk (a room's): letters, digits, '_', '-' and '.', not
+# starting with '.', so never '.', '..' or a hidden name
+SAFE_ID = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$"
+# a file name in a path: one segment, no separators or control characters, no leading dot
+# (and, checked beside the pattern, already what ``filenames.sanitize`` makes of it)
+FILE_NAME = r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]*$"
 MAX_DEPTH = 16
 MAX_KEYS = 200
 
@@ -34,7 +41,7 @@ class Field:
     maximum: float | None = None
     pattern: str | None = None
     enum: tuple[str, ...] | None = None
-    format: str | None = None  # email | objectid
+    format: str | None = None  # email | objectid | filename
     items: Field | None = None
     max_items: int | None = None
     nullable: bool = False
@@ -75,6 +82,8 @@ class Field:
             out["format"] = "email"
         if self.format == "objectid":
             out["pattern"] = OBJECT_ID
+        if self.format == "filename":
+            out["pattern"] = FILE_NAME
         if self.enum:
             out["enum"] = list(self.enum)
         if self.items is not None:
@@ -178,6 +187,8 @@ def check_value(spec: Field, value: Any, where: str) -> Any:
             raise InvalidArgument(f"{where} must be a valid email address")
         if spec.format == "objectid" and not re.match(OBJECT_ID, value):
             raise InvalidArgument(f"{where} must be a 24-character hexadecimal id")
+        if spec.format == "filename" and not is_safe_name(value):
+            raise InvalidArgument(f"{where} is not an allowed file name")
         if spec.enum and value not in spec.enum:
             raise InvalidArgument(f"{where} must be one of: {', '.join(spec.enum)}")
         return value

@@ -14,6 +14,7 @@ from aiohttp import web
 from meetbox.config import Settings
 from meetbox.signalling.server import SignallingServer
 from meetbox.store import Store
+from meetbox.store.files import DataFiles
 from meetbox.web.audit import AuditLog
 from meetbox.web.auth import Authenticator, derive_key
 from meetbox.web.geo import GeoLocator
@@ -60,6 +61,11 @@ class Api:
     @property
     def data_dir(self) -> Path:
         return self.settings.server.data_dir
+
+    @property
+    def files(self) -> DataFiles:
+        """Every file path on disk comes from here: contained in its owner's folder."""
+        return DataFiles(self.data_dir)
 
     def limit(self, group: str) -> Limit:
         api = self.settings.api

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from meetbox.store import Document, Store, now_iso
-from meetbox.web.filenames import inside
 from meetbox.web.replies import BOOLEAN, ID, INTEGER, NUMBER, STRING, TIME, array, obj
 
 if TYPE_CHECKING:
@@ -60,7 +59,11 @@ def gb(value: int) -> str:
 
 
 def recording_path(api: Api, user_id: str, room_id: str, recording_id: str, name: str) -> Path:
-    return inside(api.data_dir / "recordings", user_id, room_id, recording_id, name)
+    return api.files.recording(user_id, room_id, recording_id, name)
+
+
+def recording_folder(api: Api, user_id: str, room_id: str, recording_id: str) -> Path:
+    return api.files.recording_folder(user_id, room_id, recording_id)
 
 
 def file_fields(
