@@ -18,6 +18,7 @@ from meetbox.web.uploads import MULTIPART_SCHEMA, attachment, receive
 routes = RouteTable("files")
 
 ROOM = Obj({"roomId": Field("string", required=True, pattern=r"^[A-Za-z0-9_\-]{1,128}$")})
+FILENAME = Field("string", required=True, max_length=330, format="filename")
 FILE = obj(
     {
         "originalName": STRING,
