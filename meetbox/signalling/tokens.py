@@ -12,11 +12,16 @@ from typing import Any
 
 import jwt
 
-from meetbox.errors import Unauthenticated
+from meetbox.errors import InvalidArgument, Unauthenticated
+from meetbox.signalling.payloads import check_text
 
 ALGORITHM = "HS256"
 SOURCES = ("camera", "microphone", "screen_share", "screen_share_audio")
 MAX_TOKEN_BYTES = 8192
+MAX_NAME = 256
+MAX_ROOM = 256
+# the longest a token may live: an exp further ahead is refused (LiveKit's default is 6 h)
+MAX_LIFETIME = 366 * 86400
 
 _BOOL_FIELDS = {
     "roomJoin": "room_join",
@@ -57,8 +62,12 @@ class VideoGrant:
             raise Unauthenticated("token has no video grant")
         values: dict[str, Any] = {}
         room = claim.get("room", "")
-        if not isinstance(room, str):
-            raise Unauthenticated("token video.room must be a string")
+        if not isinstance(room, str) or len(room) > MAX_ROOM:
+            raise Unauthenticated(f"token video.room must be a string of at most {MAX_ROOM}")
+        try:
+            check_text(room, "token video.room")
+        except InvalidArgument as exc:
+            raise Unauthenticated(exc.message) from None
         values["room"] = room
         for key, attr in _BOOL_FIELDS.items():
             if key in claim and claim[key] is not None:
@@ -158,6 +167,7 @@ class TokenVerifier:
             raise Unauthenticated(f"access token has no {exc.claim!r} claim") from None
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"access token is invalid: {exc}") from None
+        self._check_times(claims)
         identity = claims.get("sub")
         if not isinstance(identity, str) or not identity or len(identity) > 256:
             raise Unauthenticated("access token identity (sub) must be a non-empty string")
@@ -165,6 +175,14 @@ class TokenVerifier:
         metadata = claims.get("metadata", "") or ""
         if not isinstance(name, str) or not isinstance(metadata, str):
             raise Unauthenticated("access token name and metadata must be strings")
+        if len(name) > MAX_NAME:
+            raise Unauthenticated(f"access token name must be at most {MAX_NAME} characters")
+        try:
+            check_text(identity, "access token identity (sub)")
+            check_text(name, "access token name")
+            check_text(metadata, "access token metadata", text=True)
+        except InvalidArgument as exc:
+            raise Unauthenticated(exc.message) from None
         return AccessClaims(
             api_key=api_key,
             identity=identity,
@@ -174,6 +192,20 @@ class TokenVerifier:
             expires_at=float(claims["exp"]),
             raw=claims,
         )
+
+    @staticmethod
+    def _check_times(claims: dict[str, Any]) -> None:
+        """``exp`` and ``nbf`` are numbers, and ``exp`` is within a year of now."""
+        for claim in ("exp", "nbf", "iat"):
+            value = claims.get(claim)
+            if claim != "exp" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise Unauthenticated(f"access token {claim} must be a number of seconds")
+        if claims["exp"] > time.time() + MAX_LIFETIME:
+            raise Unauthenticated(
+                f"access token expires too far ahead (at most {MAX_LIFETIME // 86400} days)"
+            )
 
     def verify_for_room(self, token: Any, room: str | None = None) -> AccessClaims:
         """A token that lets its holder join ``room`` (or the room it names)."""

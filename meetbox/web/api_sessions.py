@@ -166,6 +166,8 @@ async def start_subtitle(ctx: Ctx) -> web.Response:
     claims = ctx.api.signalling.verifier.verify(token)
     if claims.video.room != room_id:
         raise PermissionDenied("this token was issued for another room")
+    if not claims.video.room_join:
+        raise PermissionDenied("this token does not grant roomJoin: it cannot start subtitles")
     live = ctx.api.signalling.rooms.get(room_id)
     known = live is not None or (is_id(room_id) and await ctx.api.store.rooms.get(room_id))
     if not known:

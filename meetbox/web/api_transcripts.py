@@ -79,7 +79,9 @@ async def speech_token(ctx: Ctx) -> web.Response:
         {
             "meetingId": OBJECT_ID,
             "userName": Field("string", required=True, min_length=1, max_length=100),
-            "message": Field("string", required=True, min_length=1, max_length=MAX_MESSAGE),
+            "message": Field(
+                "string", required=True, min_length=1, max_length=MAX_MESSAGE, text=True
+            ),
             "isEncrypted": Field("boolean", description="true: the message is already encrypted"),
         }
     ),

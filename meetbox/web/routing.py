@@ -8,7 +8,6 @@ input from a caller who may call it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from meetbox.errors import InvalidArgument, Unauthenticated
+from meetbox.web import jsonbody
 from meetbox.web.auth import Caller
 from meetbox.web.schema import Obj, from_query, validate
 
@@ -141,10 +141,7 @@ async def read_json(request: web.Request) -> Any:
     raw = await request.content.read(MAX_JSON_BODY + 1)
     if len(raw) > MAX_JSON_BODY:
         raise InvalidArgument(f"the JSON body may be at most {MAX_JSON_BODY} bytes")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidArgument(f"the body is not valid JSON: {exc}") from None
+    return jsonbody.parse(raw)
 
 
 RequestHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]

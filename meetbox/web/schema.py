@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from meetbox.errors import InvalidArgument
+from meetbox.signalling.payloads import check_text
 from meetbox.web.filenames import is_safe_name
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -28,6 +29,8 @@ SAFE_ID = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$"
 FILE_NAME = r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]*$"
 MAX_DEPTH = 16
 MAX_KEYS = 200
+# integers beyond this are refused before any float or date arithmetic sees them
+MAX_INTEGER = 2**63
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class Field:
     nullable: bool = False
     # a value given as a number or a string (the seed's streamId): kept as a string
     string_or_number: bool = False
+    # free text (a transcript line): tabs and line breaks allowed; other strings (names,
+    # ids, emails) hold no control character at all
+    text: bool = False
 
     def openapi(self) -> dict[str, Any]:
         out: dict[str, Any]
@@ -139,6 +145,8 @@ def parse_date(value: Any, where: str) -> datetime:
     if isinstance(value, bool):
         raise InvalidArgument(f"{where} must be a date (ISO-8601 text or epoch milliseconds)")
     if isinstance(value, int | float):
+        if isinstance(value, int) and abs(value) > MAX_INTEGER:
+            raise InvalidArgument(f"{where} is out of range")
         if not math.isfinite(value) or not 0 <= value <= 253402300799999:
             raise InvalidArgument(f"{where} is out of range")
         return datetime.fromtimestamp(value / 1000, UTC)
@@ -177,6 +185,7 @@ def check_value(spec: Field, value: Any, where: str) -> Any:
             raise InvalidArgument(f"{where} must be a string")
         if "\x00" in value:
             raise InvalidArgument(f"{where} must not contain NUL characters")
+        check_text(value, where, text=spec.text)
         if spec.min_length is not None and len(value) < spec.min_length:
             raise InvalidArgument(f"{where} must be at least {spec.min_length} characters")
         if spec.max_length is not None and len(value) > spec.max_length:
@@ -199,6 +208,8 @@ def check_value(spec: Field, value: Any, where: str) -> Any:
     if kind in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidArgument(f"{where} must be a number")
+        if isinstance(value, int) and abs(value) > MAX_INTEGER:
+            raise InvalidArgument(f"{where} is out of range (at most {MAX_INTEGER:,} in size)")
         if kind == "integer" and not (isinstance(value, int) or float(value).is_integer()):
             raise InvalidArgument(f"{where} must be a whole number")
         if not math.isfinite(value):
@@ -250,6 +261,8 @@ def from_query(schema: Obj, query: Mapping[str, str]) -> dict[str, Any]:
             raw[name] = value
             continue
         if spec.type in ("integer", "number"):
+            if len(value) > 40:
+                raise InvalidArgument(f"query parameter {name!r} is too long for a number")
             try:
                 raw[name] = int(value) if spec.type == "integer" else float(value)
             except ValueError:
