@@ -18,6 +18,8 @@ URI_AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 FORWARDED_EXTENSIONS = (URI_AUDIO_LEVEL, URI_ABS_SEND_TIME)
 MAX_SDP_BYTES = 64 * 1024
+# m-sections in one publisher's offer: camera, microphone and screen shares, with room
+MAX_PUBLISH_SECTIONS = 32
 
 
 @dataclass(frozen=True)
@@ -75,14 +77,26 @@ class MediaSection:
         return not self.rejected and self.direction in ("sendonly", "sendrecv")
 
 
-def parse_sections(text: str) -> list[MediaSection]:
-    """The audio and video m-sections of an SDP; ``ValueError`` saying what is wrong."""
+def parse_sections(text: str, max_sections: int | None = None) -> list[MediaSection]:
+    """The audio and video m-sections of an SDP; ``ValueError`` saying what is wrong.
+
+    Size and (with ``max_sections``) the number of m-sections are checked on the text,
+    before anything parses it, so an offer too large to answer is refused unapplied.
+    """
     if not isinstance(text, str) or not text.strip():
         raise ValueError("sdp must be a non-empty string")
-    if len(text.encode()) > MAX_SDP_BYTES:
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        raise ValueError("sdp is not valid Unicode") from None
+    if size > MAX_SDP_BYTES:
         raise ValueError(f"sdp is larger than {MAX_SDP_BYTES} bytes")
     if not text.lstrip().startswith("v=0"):
         raise ValueError("sdp must start with 'v=0'")
+    if max_sections is not None:
+        count = sum(1 for line in text.splitlines() if line.startswith("m="))
+        if count > max_sections:
+            raise ValueError(f"sdp has {count} m-sections; at most {max_sections} are accepted")
     try:
         description = aiortc_sdp.SessionDescription.parse(text)
     except Exception as exc:  # the parser raises whatever its input provokes

@@ -24,6 +24,7 @@ from meetbox.media.keyframe import KeyframePacing
 from meetbox.media.rtp import RtpHeader, extension_elements, unwrap_rtx
 from meetbox.sfu import hooks
 from meetbox.sfu.negotiation import (
+    MAX_PUBLISH_SECTIONS,
     URI_MID,
     MediaSection,
     parse_sections,
@@ -92,7 +93,7 @@ class PublisherPeer:
             if self.closed:
                 raise FailedPrecondition("the publisher connection is closed")
             try:
-                sections = parse_sections(sdp)
+                sections = parse_sections(sdp, MAX_PUBLISH_SECTIONS)
             except ValueError as exc:
                 raise InvalidArgument(str(exc)) from None
             if not sections:

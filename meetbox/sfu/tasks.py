@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import traceback
 from collections.abc import Coroutine
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
@@ -26,8 +30,24 @@ class BackgroundTasks:
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
         return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved: never "Task exception was never retrieved"
+        if exc is not None:
+            frame = traceback.extract_tb(exc.__traceback__)[-1:]
+            where = f"{frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else "?"
+            logger.error(
+                "background task %s failed: %s: %s (at %s)",
+                task.get_coro().__qualname__,  # type: ignore[union-attr]
+                type(exc).__name__,
+                str(exc)[:200],
+                where,
+            )
 
     async def drain(self, timeout: float) -> None:
         """Let running tasks finish for up to ``timeout`` seconds, then cancel the rest."""

@@ -104,6 +104,8 @@ async def register(ctx: Ctx) -> web.Response:
 )
 async def login(ctx: Ctx) -> web.Response:
     email = ctx.body["userName"].strip().lower()
+    # per account as well as per address: tries spread over many addresses are limited too
+    await ctx.api.limiter.check(ctx.api.limit("auth"), f"account:{email}")
     doc = await ctx.api.store.users.find_one({"email": email})
     if not await password_matches(doc.get("passwordHash") if doc else None, ctx.body["password"]):
         failed_for = doc["_id"] if doc else ""
