@@ -15,6 +15,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from meetbox import jsonbounds
 from meetbox.config import Settings
 from meetbox.errors import (
     FailedPrecondition,
@@ -76,6 +77,7 @@ class SignallingServer:
         self.rooms: RoomRegistry = registry if registry is not None else LocalRoomRegistry()
         self.sessions: dict[str, tuple[Room, Participant]] = {}  # by Socket.IO sid
         self.sio = GuardedServer(
+            json=jsonbounds.WIRE,
             async_mode="aiohttp",
             cors_allowed_origins=[],
             max_http_buffer_size=256 * 1024,

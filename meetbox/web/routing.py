@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from meetbox import jsonbounds
 from meetbox.errors import InvalidArgument, Unauthenticated
-from meetbox.web import jsonbody
 from meetbox.web.auth import Caller
 from meetbox.web.schema import Obj, from_query, validate
 
@@ -141,7 +141,12 @@ async def read_json(request: web.Request) -> Any:
     raw = await request.content.read(MAX_JSON_BODY + 1)
     if len(raw) > MAX_JSON_BODY:
         raise InvalidArgument(f"the JSON body may be at most {MAX_JSON_BODY} bytes")
-    return jsonbody.parse(raw)
+    try:
+        return jsonbounds.loads(raw)
+    except jsonbounds.Refused as exc:
+        raise InvalidArgument(f"the JSON body is not accepted: {exc}") from None
+    except ValueError as exc:
+        raise InvalidArgument(f"the body is not valid JSON: {str(exc)[:200]}") from None
 
 
 RequestHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -13,10 +13,10 @@ ALLOWED = {
     "media": {"media"},
     "config": {"config"},
     "sfu": {"media", "config", "sfu", "ids", "errors"},
-    "signalling": {"media", "config", "sfu", "signalling", "ids", "errors"},
+    "signalling": {"media", "config", "sfu", "signalling", "ids", "errors", "jsonbounds"},
     "recorder": {"media", "config", "sfu", "recorder", "ids", "errors"},
     "store": {"store", "errors", "config", "ids"},
-    "web": {"web", "errors", "config", "ids", "store", "signalling"},
+    "web": {"web", "errors", "config", "ids", "store", "signalling", "jsonbounds"},
 }
 PURE_FORBIDDEN = {"asyncio", "aiohttp", "socketio", "aiortc", "aioice", "sqlite3", "pymongo"}
 
