@@ -51,19 +51,6 @@ def _float(text: str) -> float:
     return value
 
 
-class _Wire:
-    """The ``json`` module python-socketio and python-engineio decode packets with."""
-
-    dumps = staticmethod(json.dumps)
-
-    @staticmethod
-    def loads(text: str | bytes, **_: Any) -> Any:
-        return loads(text, surrogates=True)
-
-
-WIRE = _Wire()
-
-
 def _constant(text: str) -> Any:
     raise Refused(f"{text} is not a JSON number")
 

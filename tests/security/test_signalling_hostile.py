@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -151,12 +152,13 @@ async def test_malformed_packets_are_dropped_with_one_log_line_per_connection(
 
 async def test_control_characters_are_refused_in_names_and_ids(server: EmbeddedServer) -> None:
     async with server.client("r", "host", room_admin=True) as host:
-        for event, body in [
+        cases: list[tuple[str, dict[str, Any]]] = [
             ("sendDrawingData", {"drawingType": "pen\x1b[2J", "payload": {}}),
             ("meetingId", {"meetingId": "abc\x00def"}),
             ("chat-box", {"msg": "bell\x07"}),
             ("chat-box", {"msg": "half \ud800 a pair"}),
-        ]:
+        ]
+        for event, body in cases:
             with pytest.raises(ClientError) as refused:
                 await host.send(event, body)
             assert refused.value.server_code == "invalid_argument", event
