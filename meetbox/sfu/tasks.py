@@ -49,6 +49,9 @@ class BackgroundTasks:
                 where,
             )
 
+    def __contains__(self, task: object) -> bool:
+        return task in self._tasks
+
     async def drain(self, timeout: float) -> None:
         """Let running tasks finish for up to ``timeout`` seconds, then cancel the rest."""
         current = asyncio.current_task()

@@ -76,6 +76,7 @@ class Room:
         self.max_participants = 0  # 0: no limit; set from the room's rules on each join
         self._empty_timer: asyncio.TimerHandle | None = None
         self._tasks = BackgroundTasks()
+        self._closed_event = asyncio.Event()  # set once close() has finished
 
     def info(self) -> dict[str, object]:
         return {"sid": self.sid, "name": self.name, "num_participants": len(self.participants)}
@@ -370,12 +371,19 @@ class Room:
             self._tasks.spawn(self.close())
 
     async def close(self) -> None:
+        """Closes the room; a second caller waits until the first one's close has ended
+        (the server's shutdown waits for a room its empty timer is closing)."""
         if self.closed:
+            if asyncio.current_task() not in self._tasks:
+                await self._closed_event.wait()
             return
         self.closed = True
-        self._cancel_empty_timer()
-        for participant in list(self.participants.values()):
-            with contextlib.suppress(Exception):
-                await self._drop(participant, "room_closed")
-        await self.router.close()
-        self._on_closed(self)
+        try:
+            self._cancel_empty_timer()
+            for participant in list(self.participants.values()):
+                with contextlib.suppress(Exception):
+                    await self._drop(participant, "room_closed")
+            await self.router.close()
+            self._on_closed(self)
+        finally:
+            self._closed_event.set()

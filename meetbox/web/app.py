@@ -18,6 +18,7 @@ from meetbox.web import (
     api_rooms,
     api_sessions,
     api_transcripts,
+    badrequests,
     openapi,
 )
 from meetbox.web.ratelimit import TooManyRequests
@@ -85,6 +86,7 @@ VERSION = "0.1.0"
 
 def create_app(vendor_dir: Path, api: Api | None = None) -> web.Application:
     """The web app; with ``api``, the REST API, its OpenAPI document and docs page too."""
+    badrequests.install()
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
     if api is not None:
         routes = mount(app, api, TABLES)

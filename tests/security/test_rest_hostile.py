@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -201,3 +202,22 @@ async def test_start_subtitle_needs_a_token_that_grants_room_join(
         reply = await rest.call("POST", "/api/v1.0/rooms/live/start-subtitle/", json={"token": far})
         assert reply.status == 401 and "too far" in reply.body["msg"], reply.body
         assert await rest.store.dispatches.count({}) == 0
+
+
+async def test_a_request_aiohttp_cannot_parse_is_a_400_and_one_log_line(
+    server: EmbeddedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
+    for raw in (
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Probe: \x00\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(raw)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.read(64), 5)
+        writer.close()
+        await writer.wait_closed()
+        assert head.split(b" ")[1] == b"400", head
+    assert not [r for r in caplog.records if r.exc_info]
