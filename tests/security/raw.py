@@ -23,6 +23,12 @@ class RawSocket:
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
+        try:
+            await self._read_frames()
+        finally:
+            self._changed.set()  # a waiter sees the socket closed
+
+    async def _read_frames(self) -> None:
         async for message in self.ws:
             if message.type != aiohttp.WSMsgType.TEXT:
                 continue
@@ -60,13 +66,18 @@ class RawSocket:
         await self.wait(lambda: self.seen("room_connected"))
         return str(body["sid"])
 
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed or self._reader.done()
+
     async def call(self, event: str, *args: Any, timeout: float = 5.0) -> Any:
-        """Sends ``event`` with ``args`` and an ack id; returns the ack's first argument."""
+        """Sends ``event`` with ``args`` and an ack id; returns the ack's first argument,
+        or ``None`` when the server closed the connection instead of answering."""
         self._next_id += 1
         ack_id = self._next_id
         await self.send(f"42{ack_id}" + json.dumps([event, *args]))
-        reply = await self.wait(lambda: self.acks.get(ack_id), timeout)
-        return reply[0] if reply else None
+        reply = await self.wait(lambda: self.acks.get(ack_id) or self.closed, timeout)
+        return reply[0] if isinstance(reply, list) and reply else None
 
     def seen(self, event: str) -> list[Any]:
         return [data for name, data in self.events if name == event]
