@@ -206,6 +206,12 @@ def test_every_event_gets_an_ack_and_the_room_stays_consistent(
         loop.run_until_complete(fuzzer.close())
     finally:
         loop.run_until_complete(server.__aexit__(None, None, None))
+        # as asyncio.run ends: what is left (Engine.IO's ping tasks) is cancelled first
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
 
