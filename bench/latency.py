@@ -17,11 +17,11 @@ from common import (
     wait_server_idle,
 )
 
+from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.loadtest.clip import encode_video
 from meetbox.loadtest.latency import ProbePlan, run_probe
 from meetbox.loadtest.runner import run_load
 from meetbox.progress import ProgressBar
-from meetbox.signalling.tokens import VideoGrant, mint_token
 
 # -- 3. added latency -------------------------------------------------------------------------
 

@@ -17,12 +17,12 @@ from common import (
     meetbox_server,
 )
 
+from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.client import Client
 from meetbox.loadtest import procstat
 from meetbox.loadtest.clip import encode_audio, encode_video
 from meetbox.loadtest.worker import publish_clip
 from meetbox.media.rtpcount import RtpCounter
-from meetbox.signalling.tokens import VideoGrant, mint_token
 
 # -- 7. recording cost --------------------------------------------------------------------
 

@@ -17,11 +17,11 @@ from common import (
     pinned_server,
 )
 
+from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.client import Client
 from meetbox.loadtest.clip import encode_video
 from meetbox.loadtest.worker import publish_clip
 from meetbox.progress import ProgressBar
-from meetbox.signalling.tokens import VideoGrant, mint_token
 
 # -- 2. join time ---------------------------------------------------------------------------
 

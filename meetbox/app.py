@@ -7,13 +7,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from meetbox.auth.keys import ApiKeys, load_or_create_keys
+from meetbox.auth.tokens import TokenVerifier
 from meetbox.config import Settings
 from meetbox.errors import Unavailable
-from meetbox.keys import ApiKeys, load_or_create_keys
 from meetbox.recording import RecordingEngine
 from meetbox.sfu import hooks
 from meetbox.signalling.server import SignallingServer
-from meetbox.signalling.tokens import TokenVerifier
 from meetbox.store import Store, open_store
 from meetbox.web.app import create_app
 from meetbox.web.services import build_api, geo_locator

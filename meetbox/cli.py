@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from meetbox import __version__
+from meetbox.auth.keys import load_or_create_keys
+from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.config import Settings, load_settings
 from meetbox.errors import MeetboxError
-from meetbox.keys import load_or_create_keys
 from meetbox.runtime import freeze_startup_objects, loop_factory, tune_garbage_collector
-from meetbox.signalling.tokens import VideoGrant, mint_token
 
 if TYPE_CHECKING:
     from meetbox.store import Store

@@ -14,10 +14,10 @@ from types import TracebackType
 from typing import Any
 
 from meetbox.app import MeetboxServer
+from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.client import Client
 from meetbox.config import Settings
 from meetbox.signalling.room import Room
-from meetbox.signalling.tokens import VideoGrant, mint_token
 
 
 class EmbeddedServer:

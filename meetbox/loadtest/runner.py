@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.loadtest import procstat
 from meetbox.loadtest.clip import encode_audio, encode_video
 from meetbox.loadtest.worker import WorkerPlan, WorkerReport, run
 from meetbox.media.rtpcount import Totals
-from meetbox.signalling.tokens import VideoGrant, mint_token
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from aiortc import RTCPeerConnection
 
+from meetbox.auth.tokens import AccessClaims
 from meetbox.config import RtcSettings
 from meetbox.ids import ParticipantSid
 from meetbox.sfu.publisher import PublisherPeer
 from meetbox.sfu.subscriber import OfferSender, SubscriberPeer
-from meetbox.signalling.tokens import AccessClaims
 
 
 class Participant:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from meetbox.auth.tokens import SOURCES, AccessClaims, VideoGrant
 from meetbox.config import Settings
 from meetbox.errors import FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
 from meetbox.ids import ParticipantSid, TrackSid, new_participant_sid, new_room_sid
@@ -19,7 +20,6 @@ from meetbox.sfu.router import Router
 from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.signalling.participant import Participant
-from meetbox.signalling.tokens import SOURCES, AccessClaims, VideoGrant
 from meetbox.signalling.whiteboard import Whiteboard
 
 logger = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ import socketio
 from aiohttp import web
 
 from meetbox import jsonbounds
+from meetbox.auth.tokens import TokenVerifier
 from meetbox.config import Settings
 from meetbox.errors import (
     FailedPrecondition,
@@ -40,7 +41,6 @@ from meetbox.signalling.registry import LocalRoomRegistry, RoomRegistry
 from meetbox.signalling.room import Room
 from meetbox.signalling.roomevents import RoomEventHandlers
 from meetbox.signalling.sio import GuardedServer
-from meetbox.signalling.tokens import TokenVerifier
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
+from meetbox.auth.passwords import PASSWORD_RULES, check_password_rules, hash_password
+from meetbox.auth.passwords import verify_password as password_matches
+from meetbox.auth.users import User
 from meetbox.errors import AlreadyExists, Unauthenticated
 from meetbox.store import Document, Store, now_iso
-from meetbox.web.auth import PASSWORD_RULES, User, check_password_rules, hash_password
-from meetbox.web.auth import verify_password as password_matches
 from meetbox.web.replies import INTEGER, STRING, USER, envelope, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok
 from meetbox.web.schema import Field, Obj

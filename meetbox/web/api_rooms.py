@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.errors import NotFound, PermissionDenied
-from meetbox.signalling.tokens import VideoGrant, mint_token
 from meetbox.store import Document, now_iso
 from meetbox.web.replies import (
     BOOLEAN,

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
-from meetbox.signalling.tokens import VideoGrant, mint_token
 from meetbox.store import Store, is_id, now_iso
 from meetbox.web.replies import BOOLEAN, ID, STRING, TIME, array, envelope, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok

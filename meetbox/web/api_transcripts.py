@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from meetbox.auth.speech import issue_speech_token
 from meetbox.errors import InvalidArgument, NotFound, PermissionDenied
 from meetbox.store import Document, iso, now_iso
 from meetbox.web import cipher
 from meetbox.web.api_rooms import OBJECT_ID, owned_meeting
-from meetbox.web.auth import issue_speech_token
 from meetbox.web.replies import BOOLEAN, ID, STRING, TIME, array, envelope, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok
 from meetbox.web.schema import Field, Obj

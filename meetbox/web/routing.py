@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from meetbox import jsonbounds
+from meetbox.auth.users import Caller
 from meetbox.errors import InvalidArgument, Unauthenticated
-from meetbox.web.auth import Caller
 from meetbox.web.schema import Obj, from_query, validate
 
 if TYPE_CHECKING:

@@ -11,15 +11,16 @@ from pathlib import Path
 
 from aiohttp import web
 
+from meetbox.auth.keys import derive_key
+from meetbox.auth.signing import UrlSigner
+from meetbox.auth.users import Authenticator
 from meetbox.config import Settings
 from meetbox.signalling.server import SignallingServer
 from meetbox.store import Store
 from meetbox.store.files import DataFiles
 from meetbox.web.audit import AuditLog
-from meetbox.web.auth import Authenticator, derive_key
 from meetbox.web.geo import GeoLocator
 from meetbox.web.ratelimit import Counter, Limit, MemoryCounter, RateLimiter, RedisCounter
-from meetbox.web.signing import UrlSigner
 
 TRANSCRIPT_KEY_FILE = "transcript-secret.json"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from meetbox.auth.tokens import TokenVerifier
 from meetbox.client import ClientError
 from meetbox.server import EmbeddedServer
-from meetbox.signalling.tokens import TokenVerifier
 from meetbox.tracks import ToneAudioTrack
 from meetbox.web.api_sessions import create_client
 from tests.api.conftest import Rest

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from meetbox.auth.speech import verify_speech_token
 from meetbox.errors import PermissionDenied, Unauthenticated
 from meetbox.server import EmbeddedServer
 from meetbox.web import cipher
-from meetbox.web.auth import verify_speech_token
 from tests.api.conftest import Account, Rest
 
 SCRIPT = Path(__file__).with_name("cryptojs.js")

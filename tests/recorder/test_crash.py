@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.client import Client
-from meetbox.signalling.tokens import VideoGrant, mint_token
 from tests.recorder.helpers import inspect, publish_av
 
 pytestmark = pytest.mark.timeout(90)

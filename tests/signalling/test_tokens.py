@@ -9,9 +9,9 @@ import time
 import jwt
 import pytest
 
+from meetbox.auth.tokens import TokenVerifier, VideoGrant, mint_token
 from meetbox.client import Client, ClientError
 from meetbox.server import EmbeddedServer
-from meetbox.signalling.tokens import TokenVerifier, VideoGrant, mint_token
 from meetbox.tracks import CounterVideoTrack
 from tests.helpers import eventually
 

@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 
 from meetbox.errors import InvalidArgument, Unauthenticated
-from meetbox.signalling.payloads import check_text
+from meetbox.text import check_text
 
 ALGORITHM = "HS256"
 SOURCES = ("camera", "microphone", "screen_share", "screen_share_audio")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -40,3 +42,8 @@ def load_or_create_keys(data_dir: Path, configured: KeySettings) -> ApiKeys:
     with os.fdopen(fd, "w") as fh:
         json.dump({"api_key": keys.api_key, "api_secret": keys.api_secret}, fh)
     return keys
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """One key per purpose from the API secret, so no token can pass for another kind."""
+    return hmac.new(secret.encode(), f"meetbox/{purpose}".encode(), hashlib.sha256).digest()

@@ -1,4 +1,4 @@
-"""Who is calling: passwords (argon2id), user JWTs, room tokens and derived signing keys.
+"""Who is calling: user JWTs and room tokens, read from a request's Authorization header.
 
 A request may carry ``Authorization: Bearer <token>`` with either a user JWT issued by
 ``POST /auth/login`` or a room access token (the LiveKit-layout JWT the SFU accepts). The
@@ -9,56 +9,18 @@ secret itself and are checked by the signalling layer's verifier, room included.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
-from meetbox.errors import InvalidArgument, PermissionDenied, Unauthenticated
-from meetbox.signalling.tokens import AccessClaims, TokenVerifier
+from meetbox.auth.keys import derive_key
+from meetbox.auth.tokens import AccessClaims, TokenVerifier
+from meetbox.errors import PermissionDenied, Unauthenticated
 
 USER_AUDIENCE = "meetbox:user"
-SPEECH_AUDIENCE = "meetbox:speech"
 ISSUER = "meetbox"
-PASSWORD_RULES = (
-    "password must be 8 to 128 characters and contain at least one letter and one digit"
-)
-
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (argon2-cffi's default)
-# a real hash to verify against when the user does not exist: the same cost either way
-_DUMMY_HASH = _hasher.hash("meetbox-timing-equaliser-1")
-
-
-def derive_key(secret: str, purpose: str) -> bytes:
-    """One key per purpose from the API secret, so no token can pass for another kind."""
-    return hmac.new(secret.encode(), f"meetbox/{purpose}".encode(), hashlib.sha256).digest()
-
-
-def check_password_rules(password: str) -> None:
-    if not 8 <= len(password) <= 128:
-        raise InvalidArgument(PASSWORD_RULES)
-    if not any(c.isalpha() for c in password) or not any(c.isdigit() for c in password):
-        raise InvalidArgument(PASSWORD_RULES)
-
-
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def verify_password(stored_hash: str | None, password: str) -> bool:
-    def check() -> bool:
-        try:
-            return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await asyncio.to_thread(check)
 
 
 @dataclass(frozen=True)
@@ -164,38 +126,3 @@ class Authenticator:
         if role not in ("user", "admin") or not isinstance(claims.get("sub"), str):
             return None
         return User(id=claims["sub"], role=role, email=str(claims.get("email", "")))
-
-
-def issue_speech_token(key: bytes, meeting_id: str, user_id: str, ttl: float) -> tuple[str, int]:
-    now = int(time.time())
-    expires = now + int(ttl)
-    claims = {
-        "iss": ISSUER,
-        "aud": SPEECH_AUDIENCE,
-        "sub": user_id,
-        "meetingId": meeting_id,
-        "scope": ["speech"],
-        "iat": now,
-        "exp": expires,
-    }
-    return jwt.encode(claims, key, algorithm="HS256"), expires
-
-
-def verify_speech_token(key: bytes, token: str, meeting_id: str) -> dict[str, Any]:
-    """What meetbox's speech endpoint checks: signature, audience, expiry and the meeting."""
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key,
-            algorithms=["HS256"],
-            audience=SPEECH_AUDIENCE,
-            issuer=ISSUER,
-            options={"require": ["exp", "sub", "aud", "iss", "meetingId"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise Unauthenticated("the speech token has expired") from None
-    except jwt.PyJWTError:
-        raise Unauthenticated("the speech token is invalid") from None
-    if claims.get("meetingId") != meeting_id:
-        raise PermissionDenied("this speech token is for another meeting")
-    return claims
