@@ -65,7 +65,7 @@ def new_recording_id() -> str:
 
 
 class RecordingEngine:
-    """Implements :class:`meetbox.signalling.observer.RecordingControl`."""
+    """Implements :class:`meetbox.rtc.observer.RecordingControl`."""
 
     def __init__(self, api: Api) -> None:
         self.api = api

@@ -17,7 +17,7 @@ from meetbox.app import MeetboxServer
 from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.client import Client
 from meetbox.config import Settings
-from meetbox.signalling.room import Room
+from meetbox.rtc.room import Room
 
 
 class EmbeddedServer:

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from meetbox.errors import InvalidArgument, MeetboxError, PermissionDenied
+from meetbox.rtc.participant import Participant
+from meetbox.rtc.room import Room
 from meetbox.signalling import payloads
 from meetbox.signalling.flood import FloodGuard
-from meetbox.signalling.participant import Participant
-from meetbox.signalling.room import Room
 
 if TYPE_CHECKING:
     import socketio

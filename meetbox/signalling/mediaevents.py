@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from meetbox.errors import InvalidArgument
+from meetbox.rtc.participant import Participant
+from meetbox.rtc.room import Room
 from meetbox.sfu.negotiation import MAX_SDP_BYTES
 from meetbox.signalling import payloads
 from meetbox.signalling.dispatch import Method, Spec
-from meetbox.signalling.participant import Participant
-from meetbox.signalling.room import Room
 
 MAX_SID = 64
 MAX_TRACKS = 32

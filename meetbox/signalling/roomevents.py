@@ -17,12 +17,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from meetbox.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from meetbox.rtc.observer import RecordingControl
+from meetbox.rtc.participant import Participant
+from meetbox.rtc.room import Room
+from meetbox.rtc.whiteboard import json_size
 from meetbox.signalling import payloads
 from meetbox.signalling.dispatch import ENVELOPE, Method, Spec
-from meetbox.signalling.observer import RecordingControl
-from meetbox.signalling.participant import Participant
-from meetbox.signalling.room import Room
-from meetbox.signalling.whiteboard import json_size
 
 if TYPE_CHECKING:
     from meetbox.signalling.server import SignallingServer

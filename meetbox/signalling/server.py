@@ -25,20 +25,20 @@ from meetbox.errors import (
     PermissionDenied,
     Unavailable,
 )
-from meetbox.sfu.tasks import BackgroundTasks
-from meetbox.signalling import mediaevents, payloads
-from meetbox.signalling.dispatch import EventTable, Spec
-from meetbox.signalling.flood import FloodGuard, Rate
-from meetbox.signalling.observer import (
+from meetbox.rtc.observer import (
     ConnectionInfo,
     NullObserver,
     Presence,
     RecordingControl,
     RoomObserver,
 )
-from meetbox.signalling.participant import Participant
-from meetbox.signalling.registry import LocalRoomRegistry, RoomRegistry
-from meetbox.signalling.room import Room
+from meetbox.rtc.participant import Participant
+from meetbox.rtc.registry import LocalRoomRegistry, RoomRegistry
+from meetbox.rtc.room import Room
+from meetbox.sfu.tasks import BackgroundTasks
+from meetbox.signalling import mediaevents, payloads
+from meetbox.signalling.dispatch import EventTable, Spec
+from meetbox.signalling.flood import FloodGuard, Rate
 from meetbox.signalling.roomevents import RoomEventHandlers
 from meetbox.signalling.sio import GuardedServer
 

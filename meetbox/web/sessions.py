@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from meetbox.signalling.observer import ConnectionInfo, Presence, RoomRules
+from meetbox.rtc.observer import ConnectionInfo, Presence, RoomRules
 from meetbox.store import Store, is_id, now_iso
 from meetbox.web.geo import GeoLocator
 

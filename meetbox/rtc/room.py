@@ -14,13 +14,13 @@ from meetbox.config import Settings
 from meetbox.errors import FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
 from meetbox.ids import ParticipantSid, TrackSid, new_participant_sid, new_room_sid
 from meetbox.media.audiolevel import Speaker
+from meetbox.rtc.participant import Participant
+from meetbox.rtc.whiteboard import Whiteboard
 from meetbox.sfu.negotiation import MediaSection
 from meetbox.sfu.publisher import TrackDescription
 from meetbox.sfu.router import Router
 from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.sfu.uptrack import UpTrack
-from meetbox.signalling.participant import Participant
-from meetbox.signalling.whiteboard import Whiteboard
 
 logger = logging.getLogger(__name__)
 

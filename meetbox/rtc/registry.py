@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from meetbox.signalling.room import Room
+from meetbox.rtc.room import Room
 
 
 class RoomRegistry(Protocol):
