@@ -11,13 +11,13 @@ from meetbox.auth.keys import ApiKeys, load_or_create_keys
 from meetbox.auth.tokens import TokenVerifier
 from meetbox.config import Settings
 from meetbox.errors import Unavailable
-from meetbox.recording import RecordingEngine
+from meetbox.services.recording import RecordingEngine
+from meetbox.services.sessions import SessionRecorder
 from meetbox.sfu import hooks
 from meetbox.signalling.server import SignallingServer
 from meetbox.store import Store, open_store
 from meetbox.web.app import create_app
 from meetbox.web.services import build_api, geo_locator
-from meetbox.web.sessions import SessionRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,9 @@ class MeetboxServer:
         self.api = build_api(
             settings, self.store, self.signalling, geo, self.keys.api_key, self.keys.api_secret
         )
-        self.recordings = RecordingEngine(self.api)
+        self.recordings = RecordingEngine(
+            self.store, self.signalling.rooms, settings, self.signalling.announce
+        )
         self.signalling.recordings = self.recordings
         self.app = create_app(vendor_dir or REPO_NODE_MODULES, self.api)
         self.signalling.attach(self.app)

@@ -178,7 +178,7 @@ def cmd_recording_process(args: argparse.Namespace) -> int:
     from meetbox.progress import ProgressBar
     from meetbox.recorder.compose import ComposeSpec, compose
     from meetbox.recorder.recording import MANIFEST
-    from meetbox.web.storage import file_fields
+    from meetbox.services.quota import file_fields
 
     settings = _settings(args)
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", args.recording_id):

@@ -36,10 +36,10 @@ from meetbox.rtc.participant import Participant
 from meetbox.rtc.registry import LocalRoomRegistry, RoomRegistry
 from meetbox.rtc.room import Room
 from meetbox.sfu.tasks import BackgroundTasks
-from meetbox.signalling import mediaevents, payloads
-from meetbox.signalling.dispatch import EventTable, Spec
+from meetbox.signalling import payloads
+from meetbox.signalling.dispatch import EventTable
+from meetbox.signalling.events import GROUPS, PresenceEvents
 from meetbox.signalling.flood import FloodGuard, Rate
-from meetbox.signalling.roomevents import RoomEventHandlers
 from meetbox.signalling.sio import GuardedServer
 
 logger = logging.getLogger(__name__)
@@ -94,14 +94,12 @@ class SignallingServer:
         self._joining: set[str] = set()  # sids whose connect handler is running
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
-        self.room_events = RoomEventHandlers(self)
         self.events = EventTable(self.session_of, FloodGuard())
-        for spec, method in [
-            *mediaevents.TABLE,
-            (Spec("leave", needs_data=False, envelope=False, summary="leave the room"), self.leave),
-            *self.room_events.table,
-        ]:
-            self.events.add(spec, method)
+        groups = [group(self) for group in GROUPS]
+        for group in groups:
+            for spec, method in group.table():
+                self.events.add(spec, method)
+        self.presence = next(g for g in groups if isinstance(g, PresenceEvents))
         self.events.register(self.sio)
 
     @property
@@ -122,11 +120,15 @@ class SignallingServer:
     ) -> None:
         await self.sio.emit(event, data, room=room, skip_sid=skip)
 
+    async def announce(self, room: str, event: str, data: dict[str, Any]) -> None:
+        """Tells everyone in ``room`` (what a service's announcements go through)."""
+        await self.to_room(room, event, data)
+
     async def disconnect(self, connection_id: str) -> None:
-        await self._forget(connection_id)
+        await self.forget(connection_id)
         await self.sio.disconnect(connection_id)
 
-    async def _forget(self, sid: str) -> None:
+    async def forget(self, sid: str) -> None:
         """The connection is no longer in its room: no session, no room broadcasts."""
         session = self.sessions.pop(sid, None)
         if session is not None:
@@ -180,14 +182,14 @@ class SignallingServer:
 
     async def _welcome(self, sid: str, room: Room, participant: Participant) -> None:
         snapshot = room.snapshot_for(participant)
-        snapshot["state"] = self.room_events.room_state(room)
+        snapshot["state"] = self.presence.room_state(room)
         # the client's peer connections use the server's ICE servers (none on a single
         # box), never a library's public default
         snapshot["ice_servers"] = [{"urls": [url]} for url in self.settings.rtc.ice_servers]
         await self.sio.emit("room_connected", snapshot, to=sid)
         room.subscribe_existing(participant)
         if not participant.hidden:
-            await self.room_events.announce_view_count(room)
+            await self.presence.announce_view_count(room)
 
     def _check_ban(self, room: str, identity: str) -> None:
         until = self.bans.get((room, identity))
@@ -210,7 +212,7 @@ class SignallingServer:
             self.bans[(room.name, target.identity)] = time.monotonic() + ban
         await self.to_room(room.name, "remove-participant", message)
         await self.to_connection(target.connection_id, "disconnected", {"reason": "removed"})
-        await self._forget(target.connection_id)
+        await self.forget(target.connection_id)
         await room.leave(target, reason="removed")
         await self.sio.disconnect(target.connection_id)
 
@@ -237,7 +239,7 @@ class SignallingServer:
     def _left(self, room: Room, participant: Participant) -> None:
         self._observing.spawn(self._observe(self.observer.left(self._presence(room, participant))))
         if not participant.hidden and not room.closed:
-            self._tasks.spawn(self.room_events.announce_view_count(room))
+            self._tasks.spawn(self.presence.announce_view_count(room))
 
     @staticmethod
     def _presence(room: Room, participant: Participant) -> Presence:
@@ -252,13 +254,6 @@ class SignallingServer:
         except Exception:
             # the observer records; a failure there must not disturb the room
             logger.exception("room observer failed")
-
-    # -- events ---------------------------------------------------------------------------
-
-    async def leave(self, room: Room, participant: Participant, body: dict[str, Any]) -> None:
-        await self._forget(participant.connection_id)
-        # the client closes its socket once it has the ack
-        await room.leave(participant, reason="left")
 
     async def close(self) -> None:
         if self.closed:

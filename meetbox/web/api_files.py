@@ -9,7 +9,7 @@ from aiohttp import web
 
 from meetbox.errors import NotFound, PermissionDenied
 from meetbox.store import Document, is_id, now_iso
-from meetbox.web.filenames import check_name, sanitize
+from meetbox.store.filenames import check_name, sanitize
 from meetbox.web.replies import INTEGER, STRING, TIME, envelope, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok
 from meetbox.web.schema import Field, Obj

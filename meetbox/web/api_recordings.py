@@ -14,10 +14,11 @@ from typing import Any
 from aiohttp import web
 
 from meetbox.errors import AlreadyExists, MeetboxError, NotFound, TooLarge
+from meetbox.services import quota
 from meetbox.store import Document, iso, now_iso
+from meetbox.store.filenames import check_name, sanitize
 from meetbox.web import storage
 from meetbox.web.api_rooms import RECORDING_ID
-from meetbox.web.filenames import check_name, sanitize
 from meetbox.web.replies import (
     BOOLEAN,
     EMPTY,
@@ -243,9 +244,9 @@ async def storage_limit(ctx: Ctx) -> web.Response:
     if await ctx.api.store.users.get(user_id) is None:
         raise NotFound("no user with this id")
     new_limit = ctx.body["newLimit"]
-    await storage.set_limit(ctx.api.store, user_id, new_limit)
+    await ctx.api.quotas.set_limit(user_id, new_limit)
     await ctx.audit("storage.limit", {"userId": user_id, "storageLimit": new_limit})
-    data = {"userId": user_id, "storageLimit": new_limit, "storageLimitGB": storage.gb(new_limit)}
+    data = {"userId": user_id, "storageLimit": new_limit, "storageLimitGB": quota.gb(new_limit)}
     return ok(data, "Storage limit updated")
 
 
@@ -259,7 +260,7 @@ async def storage_limit(ctx: Ctx) -> web.Response:
     ),
 )
 async def exceeded_users(ctx: Ctx) -> web.Response:
-    return ok(await storage.exceeded(ctx.api), "Users over their storage limit")
+    return ok(await ctx.api.quotas.exceeded(), "Users over their storage limit")
 
 
 async def recording_file(ctx: Ctx) -> tuple[Document, str]:
@@ -292,13 +293,13 @@ async def delete_recording(ctx: Ctx) -> web.Response:
     except NotFound:
         await ctx.audit("recording.delete", resource, "failure")
         raise
-    path = storage.recording_path(ctx.api, p["userId"], p["roomId"], p["recordingId"], name)
+    path = ctx.api.files.recording(p["userId"], p["roomId"], p["recordingId"], name)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     if any(f.get("fileName") == name for f in doc.get("files") or []):  # a live recording's
         await ctx.api.store.recordings.update(
             {"_id": doc["_id"]},
-            set={**storage.file_fields(doc, removed=name), "updatedAt": now_iso()},
+            set={**quota.file_fields(doc, removed=name), "updatedAt": now_iso()},
         )
     else:
         await ctx.api.store.recordings.update(
@@ -307,7 +308,7 @@ async def delete_recording(ctx: Ctx) -> web.Response:
             set={"updatedAt": now_iso()},
         )
     await ctx.audit("recording.delete", resource)
-    usage = await storage.usage(ctx.api, p["userId"])
+    usage = await ctx.api.quotas.usage(p["userId"])
     return ok(usage, "Recording deleted successfully.")
 
 
@@ -379,8 +380,8 @@ async def upload_to_blob(ctx: Ctx) -> web.Response:
     doc = await owned_recording(
         ctx, {"recordingId": p["recordingId"], "roomId": p["roomId"], "ownerId": p["userId"]}
     )
-    folder = storage.recording_folder(ctx.api, p["userId"], p["roomId"], p["recordingId"])
-    usage = await storage.usage(ctx.api, p["userId"])
+    folder = ctx.api.files.recording_folder(p["userId"], p["roomId"], p["recordingId"])
+    usage = await ctx.api.quotas.usage(p["userId"])
     room_left = usage["availableStorage"] + int(doc.get("fileSize") or 0)
     limit = min(ctx.api.settings.api.max_recording_upload_bytes, max(0, room_left))
     upload = await receive(ctx.request, folder, limit)
@@ -412,7 +413,7 @@ async def upload_to_blob(ctx: Ctx) -> web.Response:
         ),
         "fileName": name,
         "fileSize": upload.size,
-        "storage": await storage.usage(ctx.api, p["userId"]),
+        "storage": await ctx.api.quotas.usage(p["userId"]),
     }
     return ok(data, "Recording uploaded", status=201)
 
@@ -439,5 +440,5 @@ async def download(ctx: Ctx) -> web.StreamResponse:
     name = check_name(p["fileName"])
     parts = [p["userId"], p["roomId"], p["recordingId"], name]
     ctx.api.signer.check(parts, ctx.query["expires"], ctx.query["signature"])
-    path = storage.recording_path(ctx.api, *parts)
+    path = ctx.api.files.recording(*parts)
     return attachment(path, name, "the file no longer exists")

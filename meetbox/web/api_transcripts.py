@@ -9,8 +9,8 @@ from aiohttp import web
 
 from meetbox.auth.speech import issue_speech_token
 from meetbox.errors import InvalidArgument, NotFound, PermissionDenied
+from meetbox.services import cipher
 from meetbox.store import Document, iso, now_iso
-from meetbox.web import cipher
 from meetbox.web.api_rooms import OBJECT_ID, owned_meeting
 from meetbox.web.replies import BOOLEAN, ID, STRING, TIME, array, envelope, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable, ok

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from meetbox.errors import InvalidArgument
+from meetbox.store.filenames import is_safe_name
 from meetbox.text import check_text
-from meetbox.web.filenames import is_safe_name
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 OBJECT_ID = r"^[0-9a-f]{24}$"

@@ -15,11 +15,12 @@ from meetbox.auth.keys import derive_key
 from meetbox.auth.signing import UrlSigner
 from meetbox.auth.users import Authenticator
 from meetbox.config import Settings
+from meetbox.services.audit import AuditLog
+from meetbox.services.geo import GeoLocator
+from meetbox.services.quota import Quotas
 from meetbox.signalling.server import SignallingServer
 from meetbox.store import Store
 from meetbox.store.files import DataFiles
-from meetbox.web.audit import AuditLog
-from meetbox.web.geo import GeoLocator
 from meetbox.web.ratelimit import Counter, Limit, MemoryCounter, RateLimiter, RedisCounter
 
 TRANSCRIPT_KEY_FILE = "transcript-secret.json"
@@ -62,6 +63,10 @@ class Api:
     @property
     def data_dir(self) -> Path:
         return self.settings.server.data_dir
+
+    @property
+    def quotas(self) -> Quotas:
+        return Quotas(self.store, self.settings.api.storage_limit_bytes)
 
     @property
     def files(self) -> DataFiles:

@@ -11,7 +11,7 @@ import pytest
 from meetbox.auth.speech import verify_speech_token
 from meetbox.errors import PermissionDenied, Unauthenticated
 from meetbox.server import EmbeddedServer
-from meetbox.web import cipher
+from meetbox.services import cipher
 from tests.api.conftest import Account, Rest
 
 SCRIPT = Path(__file__).with_name("cryptojs.js")

@@ -1,4 +1,5 @@
-"""The media events: publishing, answering the subscriber offer, (un)subscribing, muting.
+"""The media events: publishing, answering the subscriber offer, (un)subscribing, muting,
+leaving.
 
 Each handler takes the sender's room, the sender and the payload (already an object of
 the declared fields, see ``dispatch``); what they may do is the room's rule to check.
@@ -13,7 +14,7 @@ from meetbox.rtc.participant import Participant
 from meetbox.rtc.room import Room
 from meetbox.sfu.negotiation import MAX_SDP_BYTES
 from meetbox.signalling import payloads
-from meetbox.signalling.dispatch import Method, Spec
+from meetbox.signalling.events.base import Handlers, Method, Spec
 
 MAX_SID = 64
 MAX_TRACKS = 32
@@ -65,14 +66,36 @@ async def unpublish(room: Room, participant: Participant, body: dict[str, Any]) 
     await room.unpublish(participant, _track(body))
 
 
-TABLE: list[tuple[Spec, Method]] = [
-    (
-        _spec("publish_offer", "sdp", "tracks", summary="offer to publish; answered with the SDP"),
-        publish_offer,
-    ),
-    (_spec("subscriber_answer", "sdp", summary="answer to a subscriber_offer"), subscriber_answer),
-    (_spec("subscribe", "track_sid", summary="receive a track"), subscribe),
-    (_spec("unsubscribe", "track_sid", summary="stop receiving a track"), unsubscribe),
-    (_spec("mute_track", "track_sid", "muted", summary="mute or unmute own track"), mute_track),
-    (_spec("unpublish", "track_sid", summary="stop publishing a track"), unpublish),
-]
+class MediaEvents(Handlers):
+    def table(self) -> list[tuple[Spec, Method]]:
+        return [
+            (
+                _spec(
+                    "publish_offer",
+                    "sdp",
+                    "tracks",
+                    summary="offer to publish; answered with the SDP",
+                ),
+                publish_offer,
+            ),
+            (
+                _spec("subscriber_answer", "sdp", summary="answer to a subscriber_offer"),
+                subscriber_answer,
+            ),
+            (_spec("subscribe", "track_sid", summary="receive a track"), subscribe),
+            (_spec("unsubscribe", "track_sid", summary="stop receiving a track"), unsubscribe),
+            (
+                _spec("mute_track", "track_sid", "muted", summary="mute or unmute own track"),
+                mute_track,
+            ),
+            (_spec("unpublish", "track_sid", summary="stop publishing a track"), unpublish),
+            (
+                Spec("leave", needs_data=False, envelope=False, summary="leave the room"),
+                self.leave,
+            ),
+        ]
+
+    async def leave(self, room: Room, participant: Participant, body: dict[str, Any]) -> None:
+        await self.ctx.forget(participant.connection_id)
+        # the client closes its socket once it has the ack
+        await room.leave(participant, reason="left")

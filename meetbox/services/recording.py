@@ -11,9 +11,11 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from meetbox.config import Settings
 from meetbox.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -26,11 +28,12 @@ from meetbox.recorder.compose import ComposeSpec
 from meetbox.recorder.recording import MANIFEST, RoomRecording
 from meetbox.recorder.upload import MAX_CHUNK, ChunkedUpload, UploadError
 from meetbox.recorder.worker import compose_in_worker
+from meetbox.rtc.registry import RoomRegistry
+from meetbox.services.quota import Quotas, file_fields
 from meetbox.sfu.tasks import cancel_and_wait
-from meetbox.store import Document, is_id, now_iso
-from meetbox.web import storage
-from meetbox.web.filenames import sanitize
-from meetbox.web.services import Api
+from meetbox.store import Document, Store, is_id, now_iso
+from meetbox.store.filenames import sanitize
+from meetbox.store.files import DataFiles
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,10 @@ class Active:
     limit: int = 0
 
 
+# how the engine tells a room's participants of its state: (room, event, data)
+Announce = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
 def new_recording_id() -> str:
     return f"{int(time.time() * 1000)}_{secrets.randbelow(1_000_000):06d}"
 
@@ -67,8 +74,15 @@ def new_recording_id() -> str:
 class RecordingEngine:
     """Implements :class:`meetbox.rtc.observer.RecordingControl`."""
 
-    def __init__(self, api: Api) -> None:
-        self.api = api
+    def __init__(
+        self, store: Store, rooms: RoomRegistry, settings: Settings, announce: Announce
+    ) -> None:
+        self.store = store
+        self.rooms = rooms
+        self.settings = settings
+        self.files = DataFiles(settings.server.data_dir)
+        self.quotas = Quotas(store, settings.api.storage_limit_bytes)
+        self._announce = announce
         self.active: dict[str, Active] = {}
         self._lock = asyncio.Lock()
         self._stopping: set[asyncio.Task[Any]] = set()
@@ -84,7 +98,7 @@ class RecordingEngine:
         task.add_done_callback(self._stopping.discard)
 
     async def _owner_of(self, room: str) -> str:
-        doc = await self.api.store.rooms.get(room) if is_id(room) else None
+        doc = await self.store.rooms.get(room) if is_id(room) else None
         return str(doc.get("ownerId") or "") if doc else ""
 
     async def start(
@@ -95,18 +109,18 @@ class RecordingEngine:
         recording_id: str | None = None,
     ) -> dict[str, Any]:
         async with self._lock:
-            live = self.api.signalling.rooms.get(room)
+            live = self.rooms.get(room)
             if live is None or live.closed:
                 raise NotFound(f"room {room!r} is not live: nothing to record")
             if room in self.active:
                 raise AlreadyExists("this room is already being recorded")
             owner = owner_id if owner_id is not None else await self._owner_of(room)
-            limit = await storage.limit_of(self.api, owner)
-            used = await storage.usage(self.api, owner, limit)
+            limit = await self.quotas.limit_of(owner)
+            used = await self.quotas.usage(owner, limit)
             if used["availableStorage"] <= 0:
                 raise ResourceExhausted("the storage limit is reached: recording cannot start")
             rec_id = recording_id or new_recording_id()
-            folder = storage.recording_folder(self.api, owner or UNOWNED, room, rec_id)
+            folder = self.files.recording_folder(owner or UNOWNED, room, rec_id)
             doc = await self._document(room, rec_id, owner, requested_by)
             participants = live.participants
 
@@ -124,18 +138,18 @@ class RecordingEngine:
             self.active[room] = active
             live.features.recording = True
         state = self.state(active, True)
-        await self.api.signalling.to_room(room, "recording", {**state, "by": requested_by})
+        await self._announce(room, "recording", {**state, "by": requested_by})
         logger.info("room %s: recording %s started by %s", room, rec_id, requested_by)
         return state
 
     async def _document(self, room: str, rec_id: str, owner: str, by: str) -> Document:
         at = now_iso()
-        doc = await self.api.store.recordings.find_one({"recordingId": rec_id, "roomId": room})
+        doc = await self.store.recordings.find_one({"recordingId": rec_id, "roomId": room})
         fields = {"state": "recording", "updatedAt": at, "files": [], "fileSize": 0}
         if doc is not None:
-            await self.api.store.recordings.update({"_id": doc["_id"]}, set=fields)
+            await self.store.recordings.update({"_id": doc["_id"]}, set=fields)
             return {**doc, **fields}
-        return await self.api.store.recordings.insert(
+        return await self.store.recordings.insert(
             {
                 "recordingId": rec_id, "roomId": room, "streamId": "room",
                 "ownerId": owner, "hostName": by, "startTime": at, "endTime": None,
@@ -163,7 +177,7 @@ class RecordingEngine:
         try:
             while True:
                 await asyncio.sleep(WATCH_INTERVAL)  # a periodic check, not a wait
-                live = self.api.signalling.rooms.get(active.room)
+                live = self.rooms.get(active.room)
                 if live is None or live.closed:
                     self._stop_later(active.room, "room closed")
                     return
@@ -189,7 +203,7 @@ class RecordingEngine:
             fields["fileName"] = snapshot["files"][0]["fileName"]
         if state == "stopped":
             fields["endTime"] = now_iso()
-        await self.api.store.recordings.update({"_id": active.doc_id}, set=fields)
+        await self.store.recordings.update({"_id": active.doc_id}, set=fields)
         return snapshot
 
     async def stop(self, room: str, reason: str = "stopped") -> dict[str, Any]:
@@ -199,12 +213,12 @@ class RecordingEngine:
                 raise NotFound("this room is not being recorded")
             await cancel_and_wait(active.watcher)
             active.recording.close()
-            live = self.api.signalling.rooms.get(room)
+            live = self.rooms.get(room)
             if live is not None:
                 live.features.recording = False
         state = await self._save(active, "stopped")
         state = {**state, "recording": False, "reason": reason}
-        await self.api.signalling.to_room(room, "recording", state)
+        await self._announce(room, "recording", state)
         logger.info("room %s: recording %s stopped (%s)", room, active.recording_id, reason)
         return state
 
@@ -220,9 +234,7 @@ class RecordingEngine:
             spec.check()
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(str(exc)) from None
-        doc = await self.api.store.recordings.find_one(
-            {"recordingId": recording_id, "roomId": room}
-        )
+        doc = await self.store.recordings.find_one({"recordingId": recording_id, "roomId": room})
         if doc is None:
             raise NotFound("no such recording in this room")
         if doc.get("state") != "stopped":
@@ -230,10 +242,10 @@ class RecordingEngine:
         if recording_id in self.processing:
             raise AlreadyExists("this recording is already being processed")
         owner = str(doc.get("ownerId") or "")
-        folder = storage.recording_folder(self.api, owner or UNOWNED, room, recording_id)
+        folder = self.files.recording_folder(owner or UNOWNED, room, recording_id)
         if not (folder / MANIFEST).exists():
             raise NotFound("this recording has no recorded files to process")
-        if (await storage.usage(self.api, owner))["availableStorage"] <= 0:
+        if (await self.quotas.usage(owner))["availableStorage"] <= 0:
             raise ResourceExhausted("the storage limit is reached: nothing can be added")
         task = asyncio.create_task(self._process(room, doc, folder, spec))
         self.processing[recording_id] = task
@@ -250,24 +262,24 @@ class RecordingEngine:
             if fraction - last[0] >= 0.05 or fraction >= 1.0:
                 last[0] = fraction
                 data = {"recordingId": rec_id, "progress": round(fraction, 3)}
-                await self.api.signalling.to_room(room, "recording-progress", data)
+                await self._announce(room, "recording-progress", data)
 
         try:
             async with self._composer:
                 result = await compose_in_worker(folder, video, audio, spec, progress)
         except Exception as exc:  # told to the room: the recording itself is untouched
             logger.warning("processing recording %s failed: %s", rec_id, exc)
-            await self.api.signalling.to_room(
+            await self._announce(
                 room, "recording-processed", {"recordingId": rec_id, "error": str(exc)}
             )
             return
         added = {p.name: p.stat().st_size for p in (result.video, result.audio)}
-        current = await self.api.store.recordings.get(doc["_id"]) or doc
-        await self.api.store.recordings.update(
+        current = await self.store.recordings.get(doc["_id"]) or doc
+        await self.store.recordings.update(
             {"_id": doc["_id"]},
-            set={**storage.file_fields(current, added), "updatedAt": now_iso()},
+            set={**file_fields(current, added), "updatedAt": now_iso()},
         )
-        await self.api.signalling.to_room(
+        await self._announce(
             room,
             "recording-processed",
             {
@@ -291,17 +303,15 @@ class RecordingEngine:
             raise ResourceExhausted("finish an upload before starting another")
         name = sanitize(file_name)
         owner = await self._owner_of(room)
-        used = await storage.usage(self.api, owner)
-        limit = min(self.api.settings.api.max_recording_upload_bytes, used["availableStorage"])
+        used = await self.quotas.usage(owner)
+        limit = min(self.settings.api.max_recording_upload_bytes, used["availableStorage"])
         if limit <= 0:
             raise ResourceExhausted("the storage limit is reached: nothing can be uploaded")
-        folder = storage.recording_folder(self.api, owner or UNOWNED, room, recording_id)
-        doc = await self.api.store.recordings.find_one(
-            {"recordingId": recording_id, "roomId": room}
-        )
+        folder = self.files.recording_folder(owner or UNOWNED, room, recording_id)
+        doc = await self.store.recordings.find_one({"recordingId": recording_id, "roomId": room})
         if doc is None:
             at = now_iso()
-            doc = await self.api.store.recordings.insert(
+            doc = await self.store.recordings.insert(
                 {
                     "recordingId": recording_id, "roomId": room, "streamId": connection,
                     "ownerId": owner, "hostName": requested_by, "startTime": at,
@@ -345,11 +355,11 @@ class RecordingEngine:
         except UploadError as exc:
             raise self._refused(exc) from None
         name = upload.file.final.name
-        doc = await self.api.store.recordings.get(upload.doc_id)
-        await self.api.store.recordings.update(
+        doc = await self.store.recordings.get(upload.doc_id)
+        await self.store.recordings.update(
             {"_id": upload.doc_id},
             set={
-                **storage.file_fields(doc, {name: size}),
+                **file_fields(doc, {name: size}),
                 "state": "stopped",
                 "endTime": now_iso(),
                 "updatedAt": now_iso(),

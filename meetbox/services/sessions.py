@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from meetbox.rtc.observer import ConnectionInfo, Presence, RoomRules
+from meetbox.services.geo import GeoLocator
 from meetbox.store import Store, is_id, now_iso
-from meetbox.web.geo import GeoLocator
 
 
 def day_of(moment: str) -> str:
