@@ -71,3 +71,13 @@ async def test_unknown_event_does_not_break_the_connection(meetbox_server: Embed
     async with meetbox_server.client("unk", "alice") as alice:
         await alice.sio.emit("no-such-event", {"x": 1})
         await alice.publish(CounterVideoTrack())
+
+
+def test_the_protocol_documents_every_event_of_the_table() -> None:
+    from meetbox.signalling import protocol
+
+    text = protocol.DOCUMENT.read_text()
+    assert protocol.rendered(text) == text, (
+        "docs/PROTOCOL.md's event table differs: run python -m meetbox.signalling.protocol"
+    )
+    assert len(protocol.specs()) == 38

@@ -15,10 +15,42 @@ from meetbox.signalling.events.mic import take_mic_back
 class HostControls(Handlers):
     def table(self) -> list[tuple[Spec, Method]]:
         return [
-            (Spec("mute-mic-request", ("id", "mute"), host_only=True), self.mute_mic_request),
-            (Spec("mute-participant", ("id",), host_only=True), self.mute_participant),
-            (Spec("mute-all-participants", (), host_only=True), self.mute_all),
-            (Spec("remove-participant", ("id", "reason"), host_only=True), self.remove),
+            (
+                Spec(
+                    "mute-mic-request",
+                    ("id", "mute"),
+                    host_only=True,
+                    summary="a host mutes (and takes back) or asks to unmute a microphone",
+                ),
+                self.mute_mic_request,
+            ),
+            (
+                Spec(
+                    "mute-participant",
+                    ("id",),
+                    host_only=True,
+                    summary="a host stops forwarding someone's audio",
+                ),
+                self.mute_participant,
+            ),
+            (
+                Spec(
+                    "mute-all-participants",
+                    (),
+                    host_only=True,
+                    summary="a host stops forwarding every non-host's audio",
+                ),
+                self.mute_all,
+            ),
+            (
+                Spec(
+                    "remove-participant",
+                    ("id", "reason"),
+                    host_only=True,
+                    summary="a host removes someone (banned for room.removal_ban_seconds)",
+                ),
+                self.remove,
+            ),
         ]
 
     async def mute_mic_request(

@@ -19,16 +19,66 @@ MAX_BLOB = 16 * 1024
 class Messages(Handlers):
     def table(self) -> list[tuple[Spec, Method]]:
         return [
-            (Spec("start-transcript", ("language",)), self.broadcast_simple),
-            (Spec("chat-box", ("msg",), flood="chat"), self.chat),
-            (Spec("transcript", ("msg", "final")), self.transcript),
-            (Spec("video-off", ("off",)), self.video_off),
-            (Spec("device-switch", ("kind", "deviceId")), self.broadcast_simple),
-            (Spec("sharing-toggle", ("sharing",)), self.sharing),
-            (Spec("product-selected", ("product",)), self.product_selected),
-            (Spec("sell-live", ("active", "product"), host_only=True), self.sell_live),
-            (Spec("annotation", ("data",)), self.annotation),
-            (Spec("meetingId", ("meetingId",), host_only=True), self.meeting_id),
+            (
+                Spec("start-transcript", ("language",), summary="tells the others captions start"),
+                self.broadcast_simple,
+            ),
+            (
+                Spec(
+                    "chat-box",
+                    ("msg",),
+                    flood="chat",
+                    summary="a chat message to the others (not stored)",
+                ),
+                self.chat,
+            ),
+            (
+                Spec("transcript", ("msg", "final"), summary="a caption line to everyone"),
+                self.transcript,
+            ),
+            (
+                Spec("video-off", ("off",), summary="tells the others the camera is off or on"),
+                self.video_off,
+            ),
+            (
+                Spec(
+                    "device-switch",
+                    ("kind", "deviceId"),
+                    summary="tells the others a device changed",
+                ),
+                self.broadcast_simple,
+            ),
+            (
+                Spec(
+                    "sharing-toggle",
+                    ("sharing",),
+                    summary="tells the others a screen share started or stopped",
+                ),
+                self.sharing,
+            ),
+            (
+                Spec("product-selected", ("product",), summary="a product shown to everyone"),
+                self.product_selected,
+            ),
+            (
+                Spec(
+                    "sell-live",
+                    ("active", "product"),
+                    host_only=True,
+                    summary="a host starts or stops selling live",
+                ),
+                self.sell_live,
+            ),
+            (Spec("annotation", ("data",), summary="an annotation to the others"), self.annotation),
+            (
+                Spec(
+                    "meetingId",
+                    ("meetingId",),
+                    host_only=True,
+                    summary="a host sets the room's meeting id",
+                ),
+                self.meeting_id,
+            ),
         ]
 
     async def broadcast_simple(self, room: Room, who: Participant, body: dict[str, Any]) -> None:

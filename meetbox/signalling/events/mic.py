@@ -21,10 +21,42 @@ async def take_mic_back(room: Room, target: Participant) -> None:
 class MicRequests(Handlers):
     def table(self) -> list[tuple[Spec, Method]]:
         return [
-            (Spec("request-mic", ("msg",), needs_data=False), self.request_mic),
-            (Spec("request-mic-accepted", ("id",), host_only=True), self.mic_accepted),
-            (Spec("request-mic-rejected", ("id",), host_only=True), self.mic_rejected),
-            (Spec("mic-accepted-ack", (), needs_data=False), self.mic_ack),
+            (
+                Spec(
+                    "request-mic",
+                    ("msg",),
+                    needs_data=False,
+                    summary="asks the hosts for the microphone",
+                ),
+                self.request_mic,
+            ),
+            (
+                Spec(
+                    "request-mic-accepted",
+                    ("id",),
+                    host_only=True,
+                    summary="a host grants the microphone",
+                ),
+                self.mic_accepted,
+            ),
+            (
+                Spec(
+                    "request-mic-rejected",
+                    ("id",),
+                    host_only=True,
+                    summary="a host refuses the microphone",
+                ),
+                self.mic_rejected,
+            ),
+            (
+                Spec(
+                    "mic-accepted-ack",
+                    (),
+                    needs_data=False,
+                    summary="tells the hosts a granted microphone is on",
+                ),
+                self.mic_ack,
+            ),
         ]
 
     async def request_mic(self, room: Room, who: Participant, body: dict[str, Any]) -> None:

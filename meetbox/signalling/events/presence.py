@@ -20,8 +20,19 @@ class PresenceEvents(Handlers):
 
     def table(self) -> list[tuple[Spec, Method]]:
         return [
-            (Spec("view_count", needs_data=False), self.view_count),
-            (Spec("room.join", ("roomId", "room_id"), needs_data=False), self.room_join),
+            (
+                Spec("view_count", needs_data=False, summary="the number of visible participants"),
+                self.view_count,
+            ),
+            (
+                Spec(
+                    "room.join",
+                    ("roomId", "room_id"),
+                    needs_data=False,
+                    summary="the room snapshot again (room, participant, participants, state)",
+                ),
+                self.room_join,
+            ),
         ]
 
     async def view_count(

@@ -18,18 +18,45 @@ RECORDING_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class Recording(Handlers):
     def table(self) -> list[tuple[Spec, Method]]:
         return [
-            (Spec("recording", ("recording",), host_only=True), self.recording),
+            (
+                Spec(
+                    "recording",
+                    ("recording",),
+                    host_only=True,
+                    summary="a host starts or stops the room's recording",
+                ),
+                self.recording,
+            ),
             (
                 Spec(
                     "process-recording",
                     ("recordingId", "width", "height", "fps", "layout"),
                     host_only=True,
+                    summary="a host composites a stopped recording (progress events follow)",
                 ),
                 self.process_recording,
             ),
-            (Spec("create-file", ("recordingId", "fileName")), self.create_file),
-            (Spec("stream", ("fileId", "index", "data"), flood="upload"), self.stream),
-            (Spec("stop-writing", ("fileId",)), self.stop_writing),
+            (
+                Spec(
+                    "create-file",
+                    ("recordingId", "fileName"),
+                    summary="opens a browser-recorded upload",
+                ),
+                self.create_file,
+            ),
+            (
+                Spec(
+                    "stream",
+                    ("fileId", "index", "data"),
+                    flood="upload",
+                    summary="one chunk of a browser-recorded upload",
+                ),
+                self.stream,
+            ),
+            (
+                Spec("stop-writing", ("fileId",), summary="finishes a browser-recorded upload"),
+                self.stop_writing,
+            ),
         ]
 
     async def recording(

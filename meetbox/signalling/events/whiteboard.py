@@ -14,12 +14,44 @@ from meetbox.signalling.events.base import Handlers, Method, Spec
 class WhiteboardEvents(Handlers):
     def table(self) -> list[tuple[Spec, Method]]:
         return [
-            (Spec("whiteBoardToggle", ("open",), host_only=True), self.whiteboard_toggle),
-            (Spec("whiteBoardStateRequest", (), needs_data=False), self.whiteboard_state),
-            (Spec("white-board-stage", ("stage",), flood="draw"), self.whiteboard_stage),
-            (Spec("sendDrawingData", ("drawingType", "payload"), flood="draw"), self.draw),
-            (Spec("Un-do", (), flood="draw"), self.undo),
-            (Spec("clear-whiteBoard", ()), self.clear),
+            (
+                Spec(
+                    "whiteBoardToggle",
+                    ("open",),
+                    host_only=True,
+                    summary="a host opens or closes the whiteboard",
+                ),
+                self.whiteboard_toggle,
+            ),
+            (
+                Spec(
+                    "whiteBoardStateRequest",
+                    (),
+                    needs_data=False,
+                    summary="the whiteboard's state (stage and strokes)",
+                ),
+                self.whiteboard_state,
+            ),
+            (
+                Spec(
+                    "white-board-stage",
+                    ("stage",),
+                    flood="draw",
+                    summary="replaces the whiteboard's stage",
+                ),
+                self.whiteboard_stage,
+            ),
+            (
+                Spec(
+                    "sendDrawingData",
+                    ("drawingType", "payload"),
+                    flood="draw",
+                    summary="appends a drawing event to the whiteboard",
+                ),
+                self.draw,
+            ),
+            (Spec("Un-do", (), flood="draw", summary="removes the most recent stroke"), self.undo),
+            (Spec("clear-whiteBoard", (), summary="clears the whiteboard"), self.clear),
         ]
 
     def _board_message(self, kind: str, room: Room, who: Participant, msg: dict[str, Any]) -> Any:
