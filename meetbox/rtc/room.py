@@ -11,7 +11,13 @@ from typing import Any, Protocol
 
 from meetbox.auth.tokens import SOURCES, AccessClaims, VideoGrant
 from meetbox.config import Settings
-from meetbox.errors import FailedPrecondition, NotFound, PermissionDenied, ResourceExhausted
+from meetbox.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
 from meetbox.ids import ParticipantSid, TrackSid, new_participant_sid, new_room_sid
 from meetbox.media.audiolevel import Speaker
 from meetbox.rtc.participant import Participant
@@ -37,7 +43,25 @@ class RoomEvents(Protocol):
         self, room: str, event: str, data: dict[str, Any], skip: str | list[str] | None = None
     ) -> None: ...
 
-    async def disconnect(self, connection_id: str) -> None: ...
+    async def forget(self, connection_id: str) -> None:
+        """The connection is out of the room: no more room broadcasts reach it."""
+        ...
+
+    async def disconnect(self, connection_id: str) -> None:
+        """Closes the connection (forgetting it first)."""
+        ...
+
+
+class Agent(Protocol):
+    """Something the server runs for a room (its recording; later its transcriber): the
+    room closes it first when it closes."""
+
+    async def close(self) -> None: ...
+
+
+# why a participant leaves: what its connection is told, and whether it is closed
+TOLD = ("removed", "duplicate_identity", "connection_failed", "room_closed")
+REASONS = ("left", "disconnected", *TOLD)
 
 
 @dataclass
@@ -77,6 +101,17 @@ class Room:
         self._empty_timer: asyncio.TimerHandle | None = None
         self._tasks = BackgroundTasks()
         self._closed_event = asyncio.Event()  # set once close() has finished
+        self.agents: dict[str, Agent] = {}  # by kind: at most one of a kind
+
+    def add_agent(self, kind: str, agent: Agent) -> None:
+        if self.closed:
+            raise FailedPrecondition(f"room {self.name!r} is closed")
+        if kind in self.agents:
+            raise AlreadyExists(f"room {self.name!r} already has a {kind} agent")
+        self.agents[kind] = agent
+
+    def remove_agent(self, kind: str) -> None:
+        self.agents.pop(kind, None)
 
     def info(self) -> dict[str, object]:
         return {"sid": self.sid, "name": self.name, "num_participants": len(self.participants)}
@@ -171,11 +206,7 @@ class Room:
         for other in list(self.participants.values()):
             if other.identity == claims.identity:
                 # as LiveKit does: the newest connection of an identity wins
-                await self.events.to_connection(
-                    other.connection_id, "disconnected", {"reason": "duplicate_identity"}
-                )
-                await self.leave(other)
-                await self.events.disconnect(other.connection_id)
+                await self.remove(other, "duplicate_identity")
         sid = new_participant_sid()
 
         async def send_offer(sdp: str, mids: dict[str, str]) -> None:
@@ -204,14 +235,26 @@ class Room:
 
     def _connection_failed(self, participant: Participant) -> None:
         logger.info("room %s: %s's connection failed", self.name, participant.identity)
-        self._tasks.spawn(self._drop(participant, "connection_failed"))
+        self._tasks.spawn(self.remove(participant, "connection_failed"))
 
-    async def _drop(self, participant: Participant, reason: str) -> None:
-        await self.events.to_connection(
-            participant.connection_id, "disconnected", {"reason": reason}
-        )
-        await self.leave(participant, reason=reason)
-        await self.events.disconnect(participant.connection_id)
+    async def remove(self, participant: Participant, reason: str) -> None:
+        """Takes ``participant`` out of the room: the one path for every reason.
+
+        ``left`` (its own leave) and ``disconnected`` (its socket dropped) need no word to
+        the client; every other reason is told (``disconnected {reason}``) and the
+        connection is closed. Either way the connection stops hearing the room, the
+        participant's tracks and peer connections close, and the room is told.
+        """
+        if reason not in REASONS:
+            raise ValueError(f"unknown reason to leave: {reason!r}")
+        connection = participant.connection_id
+        if reason in TOLD:
+            await self.events.to_connection(connection, "disconnected", {"reason": reason})
+        if reason != "disconnected":
+            await self.events.forget(connection)
+        await self._leave(participant, reason)
+        if reason in TOLD:
+            await self.events.disconnect(connection)
 
     def snapshot_for(self, participant: Participant) -> dict[str, object]:
         """The ``room_connected`` payload."""
@@ -231,7 +274,7 @@ class Room:
         if participant.grant.can_subscribe and up.participant_sid != participant.sid:
             participant.subscriber.add(up)
 
-    async def leave(self, participant: Participant, reason: str = "left") -> None:
+    async def _leave(self, participant: Participant, reason: str) -> None:
         if self.participants.pop(participant.sid, None) is None:
             return
         self.router.forget(participant.sid)
@@ -380,10 +423,17 @@ class Room:
         self.closed = True
         try:
             self._cancel_empty_timer()
+            for kind, agent in list(self.agents.items()):
+                try:
+                    await agent.close()  # its files end while the tracks still exist
+                except Exception:
+                    logger.exception("room %s: closing its %s agent failed", self.name, kind)
+                self.agents.pop(kind, None)
             for participant in list(self.participants.values()):
                 with contextlib.suppress(Exception):
-                    await self._drop(participant, "room_closed")
+                    await self.remove(participant, "room_closed")
             await self.router.close()
+            await self._tasks.close()
             self._on_closed(self)
         finally:
             self._closed_event.set()

@@ -30,7 +30,7 @@ from meetbox.recorder.upload import MAX_CHUNK, ChunkedUpload, UploadError
 from meetbox.recorder.worker import compose_in_worker
 from meetbox.rtc.registry import RoomRegistry
 from meetbox.services.quota import Quotas, file_fields
-from meetbox.sfu.tasks import cancel_and_wait
+from meetbox.sfu.tasks import BackgroundTasks, cancel_and_wait
 from meetbox.store import Document, Store, is_id, now_iso
 from meetbox.store.filenames import sanitize
 from meetbox.store.files import DataFiles
@@ -53,6 +53,7 @@ class Upload:
 @dataclass
 class Active:
     room: str
+    room_sid: str
     recording_id: str
     owner_id: str
     doc_id: str
@@ -71,8 +72,27 @@ def new_recording_id() -> str:
     return f"{int(time.time() * 1000)}_{secrets.randbelow(1_000_000):06d}"
 
 
+class RoomRecorder:
+    """The recording as an agent of its room: the room closes it before its router."""
+
+    KIND = "recording"
+
+    def __init__(self, engine: RecordingEngine, room_sid: str) -> None:
+        self.engine = engine
+        self.room_sid = room_sid
+
+    async def close(self) -> None:
+        await self.engine.stop_recording_of(self.room_sid, "room closed")
+
+
 class RecordingEngine:
-    """Implements :class:`meetbox.rtc.observer.RecordingControl`."""
+    """Records live rooms (:class:`meetbox.rtc.observer.RecordingControl`).
+
+    Owns the active recordings (by room sid), their watchers, the compositions running in
+    worker processes and the browser uploads; ``close()`` stops them all. Each active
+    recording is also an agent of its room (``RoomRecorder``), so a room that closes stops
+    its recording first, whatever its name becomes later.
+    """
 
     def __init__(
         self, store: Store, rooms: RoomRegistry, settings: Settings, announce: Announce
@@ -85,17 +105,15 @@ class RecordingEngine:
         self._announce = announce
         self.active: dict[str, Active] = {}
         self._lock = asyncio.Lock()
-        self._stopping: set[asyncio.Task[Any]] = set()
+        self._stopping = BackgroundTasks()
         self.processing: dict[str, asyncio.Task[None]] = {}  # by recording id
         self._composer = asyncio.Semaphore(1)  # one composition at a time on the box
         self.uploads: dict[str, Upload] = {}  # by file id
         self.closed = False
 
-    def _stop_later(self, room: str, reason: str) -> None:
+    def _stop_later(self, room_sid: str, reason: str) -> None:
         """From the watcher: stop in a task of its own (stopping cancels the watcher)."""
-        task = asyncio.create_task(self.stop(room, reason))
-        self._stopping.add(task)
-        task.add_done_callback(self._stopping.discard)
+        self._stopping.spawn(self.stop_recording_of(room_sid, reason))
 
     async def _owner_of(self, room: str) -> str:
         doc = await self.store.rooms.get(room) if is_id(room) else None
@@ -112,7 +130,7 @@ class RecordingEngine:
             live = self.rooms.get(room)
             if live is None or live.closed:
                 raise NotFound(f"room {room!r} is not live: nothing to record")
-            if room in self.active:
+            if live.sid in self.active:
                 raise AlreadyExists("this room is already being recorded")
             owner = owner_id if owner_id is not None else await self._owner_of(room)
             limit = await self.quotas.limit_of(owner)
@@ -130,12 +148,14 @@ class RecordingEngine:
 
             recording = RoomRecording(live.router, folder, name_of)
             active = Active(
-                room=room, recording_id=rec_id, owner_id=owner, doc_id=doc["_id"],
+                room=room, room_sid=live.sid, recording_id=rec_id, owner_id=owner,
+                doc_id=doc["_id"],
                 recording=recording, started=time.time(),
                 others_usage=used["totalUsage"] - int(doc.get("fileSize") or 0), limit=limit,
             )  # fmt: skip
             active.watcher = asyncio.create_task(self._watch(active), name=f"recording {room}")
-            self.active[room] = active
+            self.active[live.sid] = active
+            live.add_agent(RoomRecorder.KIND, RoomRecorder(self, live.sid))
             live.features.recording = True
         state = self.state(active, True)
         await self._announce(room, "recording", {**state, "by": requested_by})
@@ -177,14 +197,10 @@ class RecordingEngine:
         try:
             while True:
                 await asyncio.sleep(WATCH_INTERVAL)  # a periodic check, not a wait
-                live = self.rooms.get(active.room)
-                if live is None or live.closed:
-                    self._stop_later(active.room, "room closed")
-                    return
                 written = active.recording.bytes_written
                 await self._save(active, "recording")
                 if active.others_usage + written >= active.limit:
-                    self._stop_later(active.room, "storage limit reached")
+                    self._stop_later(active.room_sid, "storage limit reached")
                     return
         except asyncio.CancelledError:
             raise
@@ -207,19 +223,29 @@ class RecordingEngine:
         return snapshot
 
     async def stop(self, room: str, reason: str = "stopped") -> dict[str, Any]:
+        """Stops the recording of the live room named ``room``."""
+        live = self.rooms.get(room)
+        if live is None or live.sid not in self.active:
+            raise NotFound("this room is not being recorded")
+        return await self.stop_recording_of(live.sid, reason)
+
+    async def stop_recording_of(self, room_sid: str, reason: str) -> dict[str, Any]:
+        """Stops the recording of the room ``room_sid``: its files end complete, the store
+        and the room are told."""
         async with self._lock:
-            active = self.active.pop(room, None)
+            active = self.active.pop(room_sid, None)
             if active is None:
                 raise NotFound("this room is not being recorded")
             await cancel_and_wait(active.watcher)
             active.recording.close()
-            live = self.rooms.get(room)
-            if live is not None:
+            live = self.rooms.get(active.room)
+            if live is not None and live.sid == room_sid:
                 live.features.recording = False
+                live.remove_agent(RoomRecorder.KIND)
         state = await self._save(active, "stopped")
         state = {**state, "recording": False, "reason": reason}
-        await self._announce(room, "recording", state)
-        logger.info("room %s: recording %s stopped (%s)", room, active.recording_id, reason)
+        await self._announce(active.room, "recording", state)
+        logger.info("room %s: recording %s stopped (%s)", active.room, active.recording_id, reason)
         return state
 
     # -- after the meeting ------------------------------------------------------------------
@@ -380,8 +406,9 @@ class RecordingEngine:
         self.closed = True
         for task in list(self.processing.values()):
             await cancel_and_wait(task)
-        for room in list(self.active):
+        for room_sid in list(self.active):
             try:
-                await self.stop(room, "server shutting down")
+                await self.stop_recording_of(room_sid, "server shutting down")
             except Exception:
-                logger.exception("stopping the recording of %s", room)
+                logger.exception("stopping the recording of room %s", room_sid)
+        await self._stopping.close()

@@ -211,10 +211,7 @@ class SignallingServer:
         if ban > 0:
             self.bans[(room.name, target.identity)] = time.monotonic() + ban
         await self.to_room(room.name, "remove-participant", message)
-        await self.to_connection(target.connection_id, "disconnected", {"reason": "removed"})
-        await self.forget(target.connection_id)
-        await room.leave(target, reason="removed")
-        await self.sio.disconnect(target.connection_id)
+        await room.remove(target, "removed")
 
     def session_of(self, sid: str) -> tuple[Room, Participant]:
         session = self.sessions.get(sid)
@@ -230,7 +227,7 @@ class SignallingServer:
         session = self.sessions.pop(sid, None)
         if session is not None:
             room, participant = session
-            await room.leave(participant, reason="disconnected")
+            await room.remove(participant, "disconnected")
 
     def _room_closed(self, room: Room) -> None:
         self.rooms.remove(room)

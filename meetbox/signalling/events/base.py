@@ -31,10 +31,6 @@ class RoomContext(Protocol):
 
     async def to_connection(self, connection_id: str, event: str, data: dict[str, Any]) -> None: ...
 
-    async def forget(self, connection_id: str) -> None:
-        """The connection has left its room: no session, no more room broadcasts."""
-        ...
-
     async def remove_participant(
         self, room: Room, target: Participant, message: dict[str, Any]
     ) -> None: ...

@@ -96,6 +96,5 @@ class MediaEvents(Handlers):
         ]
 
     async def leave(self, room: Room, participant: Participant, body: dict[str, Any]) -> None:
-        await self.ctx.forget(participant.connection_id)
         # the client closes its socket once it has the ack
-        await room.leave(participant, reason="left")
+        await room.remove(participant, "left")
