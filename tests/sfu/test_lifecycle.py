@@ -6,6 +6,8 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
 from meetbox.server import EmbeddedServer
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.helpers import eventually, read_counters
@@ -117,3 +119,60 @@ async def test_newer_connection_of_same_identity_replaces_the_older(
     finally:
         await first.close()
         await second.close()
+
+
+REASONS = ["left", "disconnected", "removed", "duplicate_identity", "connection_failed"]
+
+
+@pytest.mark.parametrize("reason", [*REASONS, "room_closed"])
+async def test_every_removal_path_leaves_no_task_socket_or_entry(reason: str) -> None:
+    baseline_udp = udp_sockets()
+    async with EmbeddedServer(room={"empty_timeout": 30, "removal_ban_seconds": 0}) as server:
+        running = server.server
+        assert running is not None
+        signalling = running.signalling
+        host = server.client("paths", "host", room_admin=True)
+        eve = server.client("paths", "eve")
+        await host.connect()
+        await eve.connect()
+        await eve.publish(CounterVideoTrack())
+        await host.wait_for_track(identity="eve", kind="video")
+        room = server.room("paths")
+        assert room is not None
+        target = room.by_identity("eve")
+        connection = target.connection_id
+        replacement = None
+        if reason == "left":
+            await eve.leave()
+        elif reason == "disconnected":
+            assert eve.sio.eio.ws is not None
+            await eve.sio.eio.ws.close()
+        elif reason == "removed":
+            await host.send("remove-participant", {"id": "eve"})
+        elif reason == "duplicate_identity":
+            replacement = server.client("paths", "eve")
+            await replacement.connect()
+        elif reason == "connection_failed":
+            await room.remove(target, "connection_failed")
+        else:
+            await room.close()
+        await eventually(lambda: target.closed and connection not in signalling.sessions)
+        assert target.sid not in room.participants
+        assert connection not in signalling.sessions
+        assert room.name not in set(signalling.sio.rooms(connection) or [])
+        assert not [t for t in room.router.uptracks.values() if t.participant_sid == target.sid]
+        if reason != "room_closed":
+            gone = await host.wait_for(
+                lambda: [e for e in host.received("participant_left") if e["identity"] == "eve"]
+            )
+            assert gone[0]["reason"] == reason
+        if reason in ("removed", "duplicate_identity", "connection_failed", "room_closed"):
+            await eve.wait_for(lambda: eve.disconnect_reason == reason)
+        for client in (eve, host, replacement):
+            if client is not None:
+                await client.close()
+        await room.close()
+        await eventually(lambda: server.room("paths") is None)
+        assert not signalling.sessions
+    await eventually(lambda: not media_tasks(), timeout=5)
+    await eventually(lambda: udp_sockets() <= baseline_udp, timeout=5)
