@@ -13,7 +13,7 @@ from meetbox.config import Settings
 from meetbox.errors import Unavailable
 from meetbox.services.recording import RecordingEngine
 from meetbox.services.sessions import SessionRecorder
-from meetbox.sfu import hooks
+from meetbox.sfu import aiortc as internals
 from meetbox.signalling.server import SignallingServer
 from meetbox.store import Store, open_store
 from meetbox.web.app import create_app
@@ -28,11 +28,11 @@ class MeetboxServer:
     """``Server → Room → Participant → peer connections → tracks``; ``close()`` cascades."""
 
     def __init__(self, settings: Settings, vendor_dir: Path | None = None) -> None:
-        hooks.selftest()
-        hooks.install_fixes()
+        internals.selftest()
+        internals.install_fixes()
         self.settings = settings
         self.keys: ApiKeys = load_or_create_keys(settings.server.data_dir, settings.keys)
-        hooks.configure_ice(
+        internals.configure_ice(
             settings.rtc.ice_addresses, settings.rtc.udp_port_min, settings.rtc.udp_port_max
         )
         self.store: Store = open_store(settings.store, settings.server.data_dir)

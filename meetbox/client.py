@@ -27,7 +27,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 
 from meetbox.errors import MeetboxError
-from meetbox.sfu import hooks
+from meetbox.sfu import aiortc as internals
 from meetbox.sfu.tasks import BackgroundTasks
 
 logger = logging.getLogger(__name__)
@@ -418,8 +418,8 @@ class Client:
         await pc.setLocalDescription(await pc.createAnswer())
         if self._protected_sink is not None:
             for transceiver in pc.getTransceivers():
-                transport = hooks.transport_of(transceiver)
-                hooks.take_protected_rtp(transport, self._protected_sink.add_protected)
+                transport = internals.transport_of(transceiver)
+                internals.take_protected_rtp(transport, self._protected_sink.add_protected)
         await self._call("subscriber_answer", {"sdp": pc.localDescription.sdp})
 
     def _peer_connection(self) -> RTCPeerConnection:
@@ -451,8 +451,8 @@ def sink_media(pc: RTCPeerConnection, sink: RtpSink) -> None:
     (call it after setRemoteDescription, before the transport connects)."""
     kinds: dict[int, str] = {}
     for transceiver in pc.getTransceivers():
-        hooks.park_receiver(transceiver.receiver)
-        for codec in transceiver._codecs:
+        internals.park_receiver(transceiver.receiver)
+        for codec in internals.codecs_of(transceiver):
             if codec.payloadType is None:
                 continue
             rtx = codec.mimeType.lower().endswith("/rtx")
@@ -466,4 +466,4 @@ def sink_media(pc: RTCPeerConnection, sink: RtpSink) -> None:
         return None
 
     for transceiver in pc.getTransceivers():
-        hooks.intercept_transport(hooks.transport_of(transceiver), on_rtp, no_rtcp)
+        internals.intercept_transport(internals.transport_of(transceiver), on_rtp, no_rtcp)

@@ -19,7 +19,7 @@ from meetbox.client import Client
 from meetbox.loadtest.clip import Clip
 from meetbox.loadtest.worker import publish_clip
 from meetbox.media.rtp import RtpHeader, is_rtcp
-from meetbox.sfu import hooks
+from meetbox.sfu import aiortc as internals
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ async def probe(
         await publish_clip(publisher, plan.clip)
         assert publisher.publisher is not None
         for transceiver in publisher.publisher.getTransceivers():
-            hooks.observe_sent_rtp(hooks.transport_of(transceiver), sink.sent)
+            internals.observe_sent_rtp(internals.transport_of(transceiver), sink.sent)
         while not stop.is_set():
             sink.recording = measure.is_set()
             await asyncio.sleep(0.05)  # the events belong to another process: poll them

@@ -12,6 +12,7 @@ import av
 from aiortc import MediaStreamTrack, RTCRtpSender
 
 from meetbox.loadtest.clip import Clip
+from meetbox.sfu import aiortc as internals
 from meetbox.tracks import Pacer
 
 
@@ -33,7 +34,7 @@ class ClipTrack(MediaStreamTrack):
             self.keyframe_requests += 1
             self._index = 0
 
-        sender._send_keyframe = restart  # type: ignore[method-assign]
+        internals.answer_keyframe_requests(sender, restart)
 
     async def recv(self) -> av.Packet:  # type: ignore[type-arg]
         count = await self._paced.next()

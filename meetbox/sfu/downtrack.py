@@ -18,7 +18,7 @@ from meetbox.media.rtp import (
     rewrite_tail,
     wrap_rtx,
 )
-from meetbox.sfu import hooks
+from meetbox.sfu import aiortc as internals
 from meetbox.sfu.negotiation import FORWARDED_EXTENSIONS, URI_MID, MediaSection
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class DownTrack:
         self.subscriber_sid = subscriber_sid
         self.kind = up.kind
         self.transceiver = transceiver
-        self.ssrc, self.rtx_ssrc = hooks.sender_ssrcs(transceiver.sender)
+        self.ssrc, self.rtx_ssrc = internals.sender_ssrcs(transceiver.sender)
         # the munger, header fields and counters the forwarding loop reads and writes
         self.forwarder = up.fanout.Forwarder(
             up.codec.clock_rate, self.ssrc, random.randrange(SEQ_MOD), random.randrange(TS_MOD)
@@ -64,9 +64,9 @@ class DownTrack:
         return mid
 
     @property
-    def writer(self) -> hooks.TransportWriter | None:
+    def writer(self) -> internals.TransportWriter | None:
         """The subscriber transport's writer, once the answer came (the forwarder's route)."""
-        writer: hooks.TransportWriter | None = self.forwarder.route
+        writer: internals.TransportWriter | None = self.forwarder.route
         return writer
 
     @property
@@ -105,7 +105,7 @@ class DownTrack:
             and writer.connected
         )
 
-    def configure(self, section: MediaSection, writer: hooks.TransportWriter) -> None:
+    def configure(self, section: MediaSection, writer: internals.TransportWriter) -> None:
         """Take the subscriber's answer for this track's m-section."""
         codec = next((c for c in section.codecs if c.same_format(self.up.codec)), None)
         if section.rejected or codec is None:

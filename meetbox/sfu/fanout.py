@@ -3,7 +3,7 @@
 Per down-track a :class:`Forwarder` keeps the munger's offsets, the header fields the
 subscriber negotiated and the counters; :func:`fan_out` rewrites each copy's fixed header
 before the packet's shared tail (one per extension layout), SRTP-protects it and sends it
-through the down-track's :class:`Route` (the transport's writer, :mod:`meetbox.sfu.hooks`).
+through the down-track's :class:`Route` (the transport's writer, :mod:`meetbox.sfu.aiortc`).
 
 Two implementations of the same loop: the compiled one (``meetbox/sfu/csrc``, built at
 install where a C compiler is found) and this module's Python one, the reference and
@@ -143,7 +143,7 @@ def current() -> Implementation:
 
 def set_srtp_protect(address: int, max_plaintext: int) -> None:
     """libsrtp's ``srtp_protect`` for the compiled loop, as an address (pylibsrtp's binding
-    has it: :mod:`meetbox.sfu.hooks` hands it over at import)."""
+    has it: :mod:`meetbox.sfu.aiortc` hands it over at import)."""
     if _fanout is not None:
         _fanout.init(address, max_plaintext)
 

@@ -22,7 +22,7 @@ from meetbox.ids import ParticipantSid, new_track_sid
 from meetbox.media import rtcp
 from meetbox.media.keyframe import KeyframePacing
 from meetbox.media.rtp import RtpHeader, extension_elements, unwrap_rtx
-from meetbox.sfu import hooks
+from meetbox.sfu import aiortc as internals
 from meetbox.sfu.negotiation import (
     MAX_PUBLISH_SECTIONS,
     URI_MID,
@@ -116,7 +116,7 @@ class PublisherPeer:
                 # before the next await: on a connected transport, the connect step that
                 # setRemoteDescription scheduled would start the new receivers
                 for transceiver in self.pc.getTransceivers():
-                    hooks.park_receiver(transceiver.receiver)
+                    internals.park_receiver(transceiver.receiver)
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
             except Exception as exc:
                 logger.info("publish offer refused: %r", exc)
@@ -152,8 +152,8 @@ class PublisherPeer:
             transceiver = next((t for t in self.pc.getTransceivers() if t.mid == section.mid), None)
             if transceiver is None:
                 continue
-            transport = hooks.transport_of(transceiver)
-            hooks.intercept_transport(transport, self._on_rtp, self._on_rtcp)
+            transport = internals.transport_of(transceiver)
+            internals.intercept_transport(transport, self._on_rtp, self._on_rtcp)
             meta = described[section.mid]
             up = UpTrack(
                 sid=new_track_sid(),
@@ -166,7 +166,7 @@ class PublisherPeer:
                 ssrc=section.ssrc,
                 rtx_ssrc=section.rtx_ssrc,
                 extensions=mine.extensions,
-                send_rtcp=hooks.writer_for(transport).send,
+                send_rtcp=internals.writer_for(transport).send,
                 rtcp_ssrc=self._rtcp_ssrc,
                 keyframe_pacing=self._keyframe_pacing,
                 on_audio_level=self._on_audio_level,

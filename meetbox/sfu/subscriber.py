@@ -16,7 +16,7 @@ from meetbox.config import RtcSettings
 from meetbox.errors import FailedPrecondition, InvalidArgument
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media import rtcp
-from meetbox.sfu import hooks
+from meetbox.sfu import aiortc as internals
 from meetbox.sfu.downtrack import DownTrack
 from meetbox.sfu.negotiation import capabilities_for, parse_sections, section_by_mid
 from meetbox.sfu.peer import new_peer_connection
@@ -53,10 +53,10 @@ class SubscriberPeer:
         existing = self.downtracks.get(up.sid)
         if existing is not None:
             return existing
-        transceiver = self.pc.addTransceiver(hooks.ParkedTrack(up.kind), direction="sendonly")
+        transceiver = self.pc.addTransceiver(internals.ParkedTrack(up.kind), direction="sendonly")
         transceiver.setCodecPreferences(capabilities_for(up.codec, up.kind))
-        hooks.set_sender_stream(transceiver.sender, up.participant_sid, up.sid)
-        hooks.silence_sender_reports(transceiver.sender)
+        internals.set_sender_stream(transceiver.sender, up.participant_sid, up.sid)
+        internals.silence_sender_reports(transceiver.sender)
         down = DownTrack(up, transceiver, self.participant_sid)
         self.downtracks[up.sid] = down
         self._by_ssrc[down.ssrc] = down
@@ -125,9 +125,9 @@ class SubscriberPeer:
             section = section_by_mid(sections, down.mid) if down.mid else None
             if section is None:
                 continue
-            transport = hooks.transport_of(down.transceiver)
-            hooks.intercept_transport(transport, self._on_rtp, self._on_rtcp)
-            down.configure(section, hooks.writer_for(transport))
+            transport = internals.transport_of(down.transceiver)
+            internals.intercept_transport(transport, self._on_rtp, self._on_rtcp)
+            down.configure(section, internals.writer_for(transport))
         if not answer.done():
             answer.set_result(None)
 

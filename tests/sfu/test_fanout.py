@@ -15,7 +15,8 @@ from aiortc import RTCPeerConnection
 
 from meetbox.media.munger import SEQ_MOD, TS_MOD, RtpMunger
 from meetbox.media.rtp import RtpHeader
-from meetbox.sfu import fanout, hooks
+from meetbox.sfu import aiortc as internals
+from meetbox.sfu import fanout
 from tests.helpers import eventually
 
 needs_compiled = pytest.mark.skipif(
@@ -87,7 +88,7 @@ class Link:
     """Two connected aiortc peers: meetbox writes on one side's DTLS transport and takes
     the decrypted RTP on the other's."""
 
-    writer: hooks.TransportWriter
+    writer: internals.TransportWriter
     received: list[bytes] = field(default_factory=list)
 
 
@@ -98,10 +99,10 @@ async def link() -> AsyncIterator[Link]:
         sender.addTransceiver("video", direction="sendonly")
         await sender.setLocalDescription(await sender.createOffer())
         await receiver.setRemoteDescription(sender.localDescription)
-        hooks.park_receiver(receiver.getTransceivers()[0].receiver)
+        internals.park_receiver(receiver.getTransceivers()[0].receiver)
         await receiver.setLocalDescription(await receiver.createAnswer())
         await sender.setRemoteDescription(receiver.localDescription)
-        result = Link(hooks.writer_for(hooks.transport_of(sender.getTransceivers()[0])))
+        result = Link(internals.writer_for(internals.transport_of(sender.getTransceivers()[0])))
 
         async def on_rtp(data: bytes, arrival_time_ms: int) -> None:
             result.received.append(data)
@@ -109,8 +110,8 @@ async def link() -> AsyncIterator[Link]:
         async def on_rtcp(data: bytes) -> None:
             return None
 
-        hooks.intercept_transport(
-            hooks.transport_of(receiver.getTransceivers()[0]), on_rtp, on_rtcp
+        internals.intercept_transport(
+            internals.transport_of(receiver.getTransceivers()[0]), on_rtp, on_rtcp
         )
         await eventually(lambda: result.writer.connected, timeout=10)
         yield result
@@ -186,7 +187,7 @@ async def test_compiled_loop_sends_through_the_event_loop_without_a_socket(link:
     tails = {0: (0x80, b"payload")}
     assert fanout.COMPILED.fan_out([forwarder], tails, 1, 0, False, 7, 0.0, True) == 0
     await eventually(lambda: len(link.received) == 1, timeout=5)
-    pair = link.writer.transport.transport._connection._nominated[1]
+    pair = internals.nominated_pair(link.writer.transport)
     through: list[bytes] = []
 
     def sendto(data: bytes, addr: tuple[str, int]) -> None:

@@ -5,19 +5,19 @@ from __future__ import annotations
 import aiortc
 import pytest
 
-from meetbox.sfu import hooks
+from meetbox.sfu import aiortc as internals
 
 
 def test_selftest_passes_on_the_pinned_version() -> None:
-    hooks.selftest()
+    internals.selftest()
 
 
 def test_selftest_names_the_version_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aiortc, "__version__", "9.9.9")
     with pytest.raises(
-        hooks.HookError, match=r"aiortc 9\.9\.9 is installed: install aiortc==1\.16\.0"
+        internals.HookError, match=r"aiortc 9\.9\.9 is installed: install aiortc==1\.16\.0"
     ):
-        hooks.selftest()
+        internals.selftest()
 
 
 async def test_udp_port_range_is_used_for_host_candidates() -> None:
@@ -38,4 +38,4 @@ async def test_udp_port_range_is_used_for_host_candidates() -> None:
                 }
                 assert ports and all(41000 <= p <= 41050 for p in ports)
     finally:
-        hooks.configure_ice(("127.0.0.1",))
+        internals.configure_ice(("127.0.0.1",))

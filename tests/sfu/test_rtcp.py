@@ -10,6 +10,7 @@ from aiortc import RTCPeerConnection
 from meetbox.client import Client
 from meetbox.media.rtp import RtpHeader, wrap_rtx
 from meetbox.server import EmbeddedServer
+from meetbox.sfu import aiortc as internals
 from meetbox.sfu.uptrack import UpTrack
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.helpers import read_counters, streaming, wait_async
@@ -38,18 +39,15 @@ async def test_lost_packets_are_repaired_with_rtx_from_the_cache(
 
         # drop one in ten RTP packets on the way into the subscriber (never RTX)
         transport = sub.subscriber.getTransceivers()[0].receiver.transport
-        original = transport._handle_rtp_data
         rng = random.Random(7)
 
-        async def lossy(data: bytes, arrival_time_ms: int) -> None:
-            if data[1] & 0x7F == down.payload_type and rng.random() < 0.1:
-                return
-            await original(data, arrival_time_ms)
+        def lost(data: bytes) -> bool:
+            return data[1] & 0x7F == down.payload_type and rng.random() < 0.1
 
         up = room_track(meetbox_server, "loss")
         down = up.downtracks[0]
         assert down.rtx_payload_type is not None
-        transport._handle_rtp_data = lossy  # type: ignore[method-assign]
+        internals.drop_incoming_rtp(transport, lost)
         counters = await read_counters(remote.track, 60, timeout=20)
         assert down.retransmits > 0
         # every frame still arrives, in order, because the losses were repaired
@@ -72,22 +70,25 @@ async def test_a_packet_that_comes_twice_is_forwarded_once(
         assert up.rtx_ssrc is not None and up.codec.rtx_payload_type is not None
         rtx_ssrc, rtx_type = up.rtx_ssrc, up.codec.rtx_payload_type
         transport = pub.publisher.getTransceivers()[0].sender.transport
-        send = transport._send_rtp
         rtx_seq = 1000
 
-        async def twice(data: bytes) -> None:
-            nonlocal rtx_seq
-            await send(data)
-            if not 192 <= data[1] <= 223 and data[1] & 0x7F != rtx_type:
-                header = RtpHeader.parse(data)
-                rtx_seq += 1
-                await send(
-                    wrap_rtx(data, header, ssrc=rtx_ssrc, payload_type=rtx_type, sequence=rtx_seq)
-                )
+        def doubled(send: internals.SendRtp) -> internals.SendRtp:
+            async def twice(data: bytes) -> None:
+                nonlocal rtx_seq
+                await send(data)
+                if not 192 <= data[1] <= 223 and data[1] & 0x7F != rtx_type:
+                    header = RtpHeader.parse(data)
+                    rtx_seq += 1
+                    repair = wrap_rtx(
+                        data, header, ssrc=rtx_ssrc, payload_type=rtx_type, sequence=rtx_seq
+                    )
+                    await send(repair)
 
-        transport._send_rtp = twice  # type: ignore[method-assign]
+            return twice
+
+        undo = internals.wrap_sent_rtp(transport, doubled)
         counters = await read_counters(remote.track, 30, timeout=20)
-        transport._send_rtp = send  # type: ignore[method-assign]
+        undo()
         copies = up.packets_received - received
         assert up.duplicates * 2 >= copies - 4  # about half of what came were copies
         assert down.packets_sent - sent <= copies - up.duplicates  # only the first of each
