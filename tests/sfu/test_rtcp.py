@@ -8,6 +8,7 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from meetbox.client import Client
+from meetbox.media import rtcp
 from meetbox.media.rtp import RtpHeader, wrap_rtx
 from meetbox.server import EmbeddedServer
 from meetbox.sfu import aiortc as internals
@@ -105,6 +106,28 @@ async def test_sender_reports_are_translated_and_receiver_reports_go_upstream(
         await sub.wait_for_track(identity="pub", kind="audio")
         up = room_track(meetbox_server, "sr")
         down = up.downtracks[0]
+        assert pub.publisher is not None and sub.subscriber is not None
+        sent: dict[int, rtcp.SenderReport] = {}  # the publisher's video SRs, by NTP time
+        got: dict[int, rtcp.SenderReport] = {}  # what the subscriber receives for it
+
+        def reports(data: bytes, ssrc: int, into: dict[int, rtcp.SenderReport]) -> None:
+            if not 200 <= data[1] <= 204:
+                return
+            for report in rtcp.parse_compound(data):
+                if isinstance(report, rtcp.SenderReport) and report.ssrc == ssrc:
+                    into[report.ntp_timestamp] = report
+
+        video = next(t for t in pub.publisher.getTransceivers() if t.kind == "video")
+        internals.observe_sent_rtp(
+            internals.transport_of(video), lambda d: reports(d, up.ssrc or 0, sent)
+        )
+        for transceiver in sub.subscriber.getTransceivers():
+            internals.observe_received_rtcp(
+                internals.transport_of(transceiver), lambda d: reports(d, down.ssrc, got)
+            )
+
+        async def translated_sr_arrived() -> bool:
+            return bool(set(sent) & set(got))
 
         async def subscriber_got_sr() -> bool:
             # the subscriber's receiver saw an SR for the SSRC the SFU sends it
@@ -112,6 +135,16 @@ async def test_sender_reports_are_translated_and_receiver_reports_go_upstream(
                 getattr(s, "ssrc", None) == down.ssrc
                 for s in await stats_of(sub.subscriber, "remote-outbound-rtp")
             )
+
+        await wait_async(translated_sr_arrived, timeout=15)
+        for ntp in set(sent) & set(got):
+            # the same instant, in the subscriber's stream's terms: its SSRC, the RTP
+            # timestamp moved by the down-track's offset, its own packet count
+            original, translated = sent[ntp], got[ntp]
+            offset = down.forwarder.ts_offset
+            assert translated.rtp_timestamp == (original.rtp_timestamp + offset) % (1 << 32)
+            assert translated.ssrc == down.ssrc != original.ssrc
+            assert 0 < translated.packet_count <= down.packets_sent
 
         async def publisher_got_rr() -> bool:
             # the publisher's sender saw a report block from the SFU about its SSRC

@@ -20,7 +20,8 @@ async def test_h264_is_forwarded_as_h264(meetbox_server: EmbeddedServer) -> None
         meetbox_server.client("h264", "sub") as sub,
     ):
         sid = await pub.publish(CounterVideoTrack(), codec="video/H264")
-        assert sub.published.get(sid, {}).get("mime_type", "video/H264").lower() == "video/h264"
+        await sub.wait_for(lambda: sid in sub.published)
+        assert sub.published[sid]["mime_type"].lower() == "video/h264"
         remote = await sub.wait_for_track(identity="pub", kind="video")
         counters = await read_counters(remote.track, 5)
         assert counters == sorted(counters)

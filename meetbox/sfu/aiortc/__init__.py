@@ -18,6 +18,7 @@ from meetbox.sfu.aiortc.ingress import (
     ParkedTrack,
     drop_incoming_rtp,
     intercept_transport,
+    observe_received_rtcp,
     park_receiver,
     take_protected_rtp,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "install_fixes",
     "intercept_transport",
     "nominated_pair",
+    "observe_received_rtcp",
     "observe_sent_rtp",
     "park_receiver",
     "selftest",

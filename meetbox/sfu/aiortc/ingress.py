@@ -151,3 +151,15 @@ def drop_incoming_rtp(transport: RTCDtlsTransport, drop: Callable[[bytes], bool]
             await original(data, arrival_time_ms)
 
     transport._handle_rtp_data = lossy  # type: ignore[method-assign]
+
+
+def observe_received_rtcp(transport: RTCDtlsTransport, observe: Callable[[bytes], None]) -> None:
+    """Calls ``observe`` with each decrypted RTCP packet ``transport`` receives, before
+    aiortc handles it (a test reading the sender reports a subscriber gets)."""
+    original = transport._handle_rtcp_data
+
+    async def observed(data: bytes) -> None:
+        observe(data)
+        await original(data)
+
+    transport._handle_rtcp_data = observed  # type: ignore[method-assign]
