@@ -35,8 +35,8 @@ from common import (
 from meetbox.client import sink_media
 from meetbox.loadtest import procstat
 from meetbox.loadtest.clip import encode_video
+from meetbox.loadtest.cliptrack import ClipTrack
 from meetbox.loadtest.runner import run_load
-from meetbox.loadtest.tracks import ClipTrack
 from meetbox.media.rtpcount import RtpCounter
 from meetbox.progress import ProgressBar
 

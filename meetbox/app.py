@@ -14,10 +14,10 @@ from meetbox.errors import Unavailable
 from meetbox.services.recording import RecordingEngine
 from meetbox.services.sessions import SessionRecorder
 from meetbox.sfu import aiortc as internals
-from meetbox.signalling.server import SignallingServer
+from meetbox.signalling.sioserver import SignallingServer
 from meetbox.store import Store, open_store
-from meetbox.web.app import create_app
 from meetbox.web.services import build_api, geo_locator
+from meetbox.web.site import create_app
 
 logger = logging.getLogger(__name__)
 

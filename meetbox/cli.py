@@ -153,7 +153,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 
 def cmd_client_create(args: argparse.Namespace) -> int:
-    from meetbox.web.api_sessions import create_client
+    from meetbox.web.api_streaming import create_client
 
     settings = _settings(args)
 
@@ -177,7 +177,7 @@ def _resolution(text: str) -> tuple[int, int]:
 def cmd_recording_process(args: argparse.Namespace) -> int:
     from meetbox.progress import ProgressBar
     from meetbox.recorder.compose import ComposeSpec, compose
-    from meetbox.recorder.recording import MANIFEST
+    from meetbox.recorder.roomrecording import MANIFEST
     from meetbox.services.quota import file_fields
 
     settings = _settings(args)

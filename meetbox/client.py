@@ -63,6 +63,8 @@ class ClientError(MeetboxError):
 
 @dataclass
 class RemoteTrack:
+    """A track another participant published, as this client receives it."""
+
     sid: str
     participant_sid: str
     kind: str
@@ -72,6 +74,12 @@ class RemoteTrack:
 
 
 class Client:
+    """A participant from Python: a Socket.IO connection and the two peer connections.
+
+    Owns its socket, its publisher and subscriber connections, the tracks it published
+    and its background tasks; ``close()`` (or leaving the ``async with``) closes them all.
+    """
+
     def __init__(
         self,
         url: str,
@@ -165,6 +173,7 @@ class Client:
                 await pc.close()
         for track in self.local.values():
             track.stop()
+        await self._tasks.close()
 
     # -- waiting --------------------------------------------------------------------------
 

@@ -21,6 +21,10 @@ from meetbox.rtc.room import Room
 
 
 class EmbeddedServer:
+    """A real meetbox on a free loopback port with a temporary data directory, for tests
+    and embedding; ``async with`` starts and closes it (and removes its folder).
+    """
+
     def __init__(self, settings: Settings | None = None, **sections: dict[str, Any]) -> None:
         base = settings or Settings()
         # loopback only: a test's media never leaves the machine

@@ -12,7 +12,7 @@ from typing import Any
 from meetbox import runtime
 from meetbox.client import Client
 from meetbox.loadtest.clip import Clip
-from meetbox.loadtest.tracks import ClipTrack
+from meetbox.loadtest.cliptrack import ClipTrack
 from meetbox.media.rtpcount import RtpCounter, Totals
 
 logger = logging.getLogger(__name__)

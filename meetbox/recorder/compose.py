@@ -19,7 +19,7 @@ from typing import Any
 import av
 import numpy as np
 
-from meetbox.recorder.recording import SegmentInfo, read_manifest
+from meetbox.recorder.roomrecording import SegmentInfo, read_manifest
 
 RATE = 48_000
 LAYOUTS = ("grid", "speaker")

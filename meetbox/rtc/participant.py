@@ -15,6 +15,10 @@ from meetbox.sfu.subscriber import OfferSender, SubscriberPeer
 
 
 class Participant:
+    """One person (or agent) in a room: its grant, its publisher and subscriber peer
+    connections. Owned by its room, which closes it when it is removed.
+    """
+
     def __init__(
         self,
         sid: ParticipantSid,

@@ -78,6 +78,15 @@ class RoomFeatures:
 
 
 class Room:
+    """A room: its participants, its router and its agents; it knows no socket.
+
+    Owns its participants (each closed by ``remove``), its router (the up-tracks and their
+    down-tracks), its agents (the recording; closed first) and its background tasks.
+    ``close()`` closes all of them in that order, is safe to call twice (a second caller
+    waits for the first), and tells the registry through ``on_closed``. It reaches the
+    participants' connections only through :class:`RoomEvents`.
+    """
+
     def __init__(
         self,
         name: str,

@@ -12,6 +12,8 @@ logger = logging.getLogger(__name__)
 
 
 class AuditLog:
+    """Records sensitive actions (who, what, outcome, from where) in the store."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 

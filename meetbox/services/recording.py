@@ -25,7 +25,7 @@ from meetbox.errors import (
 )
 from meetbox.ids import ParticipantSid
 from meetbox.recorder.compose import ComposeSpec
-from meetbox.recorder.recording import MANIFEST, RoomRecording
+from meetbox.recorder.roomrecording import MANIFEST, RoomRecording
 from meetbox.recorder.upload import MAX_CHUNK, ChunkedUpload, UploadError
 from meetbox.recorder.worker import compose_in_worker
 from meetbox.rtc.registry import RoomRegistry
@@ -44,6 +44,8 @@ MAX_UPLOADS_PER_CONNECTION = 2
 
 @dataclass
 class Upload:
+    """A browser-recorded file being uploaded in chunks over Socket.IO."""
+
     connection: str
     room: str
     doc_id: str
@@ -52,6 +54,8 @@ class Upload:
 
 @dataclass
 class Active:
+    """One recording in progress: its room, its files, its watcher."""
+
     room: str
     room_sid: str
     recording_id: str

@@ -36,6 +36,12 @@ def _layout_number(layout: tuple[object, ...]) -> int:
 
 
 class DownTrack:
+    """One subscriber's copy of an up-track: its forwarder (offsets, header fields, counters
+    the fan-out loop reads), its answer to NACKs from the up-track's cache and its
+    translated sender reports. Owned by the subscriber peer; ``close()`` detaches it from
+    its up-track.
+    """
+
     def __init__(
         self, up: UpTrack, transceiver: RTCRtpTransceiver, subscriber_sid: ParticipantSid
     ) -> None:

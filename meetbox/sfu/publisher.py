@@ -55,6 +55,11 @@ class OfferResult:
 
 
 class PublisherPeer:
+    """The connection a participant publishes on: the client offers, the SFU answers and
+    creates an :class:`UpTrack` per new sending m-section. Owns its peer connection and its
+    RTCP task; owned by the participant, which closes it.
+    """
+
     def __init__(
         self,
         participant_sid: ParticipantSid,

@@ -19,6 +19,10 @@ SpeakersCallback = Callable[[list[Speaker]], Awaitable[None]]
 
 
 class Router:
+    """A room's up-tracks by sid, and its active-speaker detection. Owned by the room,
+    which closes it last; closing removes every up-track.
+    """
+
     def __init__(self, settings: RoomSettings, on_speakers: SpeakersCallback) -> None:
         self.uptracks: dict[TrackSid, UpTrack] = {}
         self.detector = ActiveSpeakerDetector(

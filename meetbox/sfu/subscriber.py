@@ -30,6 +30,11 @@ OfferSender = Callable[[str, dict[str, str]], Awaitable[None]]
 
 
 class SubscriberPeer:
+    """The connection a participant receives on: the SFU offers (renegotiating as tracks
+    come and go, one offer outstanding at a time) and owns a :class:`DownTrack` per
+    subscribed track. Owned by the participant, which closes it (and so its down-tracks).
+    """
+
     def __init__(
         self,
         participant_sid: ParticipantSid,

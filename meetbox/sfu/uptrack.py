@@ -45,6 +45,12 @@ FANOUT_SLICE = 128
 
 
 class UpTrack:
+    """A published track: the packets of one publisher's m-section, forwarded without
+    decoding to its down-tracks and its taps. Owns its receive statistics, NACK tracker,
+    packet cache and keyframe pacing; owned by the router, which closes it when the track
+    is unpublished (its down-tracks are told and stop).
+    """
+
     def __init__(
         self,
         *,

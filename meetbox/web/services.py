@@ -18,7 +18,7 @@ from meetbox.config import Settings
 from meetbox.services.audit import AuditLog
 from meetbox.services.geo import GeoLocator
 from meetbox.services.quota import Quotas
-from meetbox.signalling.server import SignallingServer
+from meetbox.signalling.sioserver import SignallingServer
 from meetbox.store import Store
 from meetbox.store.files import DataFiles
 from meetbox.web.ratelimit import Counter, Limit, MemoryCounter, RateLimiter, RedisCounter

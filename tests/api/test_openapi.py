@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from meetbox.server import EmbeddedServer
-from meetbox.web.app import TABLES
+from meetbox.web.site import TABLES
 from tests.api.conftest import Rest
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

@@ -8,7 +8,7 @@ from meetbox.auth.tokens import TokenVerifier
 from meetbox.client import ClientError
 from meetbox.server import EmbeddedServer
 from meetbox.tracks import ToneAudioTrack
-from meetbox.web.api_sessions import create_client
+from meetbox.web.api_streaming import create_client
 from tests.api.conftest import Rest
 
 

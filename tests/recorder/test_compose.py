@@ -12,7 +12,7 @@ import pytest
 
 from meetbox.client import ClientError
 from meetbox.recorder.compose import ComposeSpec, compose
-from meetbox.recorder.recording import read_manifest
+from meetbox.recorder.roomrecording import read_manifest
 from meetbox.server import EmbeddedServer
 from tests.recorder.helpers import publish_av
 

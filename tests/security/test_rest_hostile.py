@@ -12,7 +12,7 @@ import yarl
 from meetbox.errors import InvalidArgument
 from meetbox.server import EmbeddedServer
 from meetbox.store.files import DataFiles, contained, segment
-from meetbox.web.api_sessions import create_client
+from meetbox.web.api_streaming import create_client
 from tests.api.conftest import Account, Rest
 
 pytestmark = pytest.mark.timeout(60)

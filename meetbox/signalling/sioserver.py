@@ -62,6 +62,13 @@ def _info(environ: dict[str, Any]) -> ConnectionInfo:
 
 
 class SignallingServer:
+    """The Socket.IO adaptor: authenticates connections, keeps each one's session (its room
+    and participant), and dispatches every event through one table
+    (:mod:`meetbox.signalling.dispatch`). Owns the room registry, the bans and its
+    background tasks; ``close()`` closes every room, then its tasks, then drains the
+    observer's calls. Owned by :class:`meetbox.app.MeetboxServer`.
+    """
+
     def __init__(
         self,
         settings: Settings,
@@ -209,7 +216,11 @@ class SignallingServer:
         """A host removed ``target``: its connection closes and its token cannot rejoin."""
         ban = self.settings.room.removal_ban_seconds
         if ban > 0:
-            self.bans[(room.name, target.identity)] = time.monotonic() + ban
+            now = time.monotonic()
+            # expired bans go as new ones come: the table holds only bans in force
+            for key in [k for k, until in self.bans.items() if until <= now]:
+                del self.bans[key]
+            self.bans[(room.name, target.identity)] = now + ban
         await self.to_room(room.name, "remove-participant", message)
         await room.remove(target, "removed")
 
@@ -224,7 +235,8 @@ class SignallingServer:
         # client's "disconnect" event); flood buckets outlive the connection on purpose
         if self.recordings is not None:
             self.recordings.forget_uploads(sid)
-        session = self.sessions.pop(sid, None)
+        session = self.sessions.get(sid)
+        await self.forget(sid)  # the socket is gone: only the session is left to drop
         if session is not None:
             room, participant = session
             await room.remove(participant, "disconnected")

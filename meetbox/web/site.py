@@ -11,12 +11,13 @@ from aiohttp import web
 
 from meetbox.errors import MeetboxError
 from meetbox.web import (
+    api_audit,
     api_auth,
     api_files,
     api_recordings,
     api_reporting,
     api_rooms,
-    api_sessions,
+    api_streaming,
     api_transcripts,
     badrequests,
     openapi,
@@ -79,7 +80,8 @@ TABLES = [
     api_files.routes,
     api_transcripts.routes,
     api_reporting.routes,
-    api_sessions.routes,
+    api_streaming.routes,
+    api_audit.routes,
 ]
 VERSION = "0.1.0"
 

@@ -1,22 +1,21 @@
-"""Streaming sessions for API clients (seed 002), live subtitles (seed 000) and the audit log."""
+"""Streaming sessions for API clients (seed 002) and live subtitles (seed 000)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from typing import Any
 
 from aiohttp import web
 
 from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from meetbox.store import Store, is_id, now_iso
-from meetbox.web.replies import BOOLEAN, ID, STRING, TIME, array, envelope, obj, replies
-from meetbox.web.routing import Ctx, Reply, RouteTable, ok
+from meetbox.web.replies import BOOLEAN, ID, STRING, array, obj, replies
+from meetbox.web.routing import Ctx, Reply, RouteTable
 from meetbox.web.schema import SAFE_ID, Field, Obj, validate
 
-routes = RouteTable("streaming, subtitles and audit")
+routes = RouteTable("streaming and subtitles")
 
 STREAM_TOKEN_TTL = 6 * 3600
 
@@ -199,45 +198,3 @@ async def start_subtitle(ctx: Ctx) -> web.Response:
             }
         )
     return web.json_response({"status": "success", "dispatchId": doc["_id"], "created": True})
-
-
-AUDIT_ENTRY = obj(
-    {"_id": ID, "at": TIME, "action": STRING, "outcome": STRING},
-    {
-        "userId": {"type": "string", "nullable": True},
-        "resource": {"type": "object"},
-        "address": STRING,
-        "detail": STRING,
-    },
-)
-
-
-@routes.add(
-    "GET",
-    "/audit",
-    summary="The audit log, newest first (admin)",
-    auth="admin",
-    query=Obj(
-        {
-            "limit": Field("integer", minimum=1, maximum=1000),
-            "offset": Field("integer", minimum=0, maximum=10**9),
-            "action": Field("string", pattern=r"^[a-z]+\.[a-z]+$"),
-            "userId": Field("string", format="objectid"),
-        }
-    ),
-    responses=replies(
-        {
-            200: Reply(
-                "Entries",
-                envelope(array(AUDIT_ENTRY)),
-            )
-        },
-        403,
-    ),
-)
-async def audit_log(ctx: Ctx) -> web.Response:
-    query: dict[str, Any] = {k: ctx.query[k] for k in ("action", "userId") if k in ctx.query}
-    entries = await ctx.api.store.audit.find(
-        query, sort=[("at", -1)], limit=ctx.query.get("limit", 100), skip=ctx.query.get("offset", 0)
-    )
-    return ok(entries, f"{len(entries)} entries", total=await ctx.api.store.audit.count(query))

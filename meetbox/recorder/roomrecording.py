@@ -56,6 +56,8 @@ def safe_stem(identity: str) -> str:
 
 
 class ParticipantRecording:
+    """One participant's tracks written into one file at a time (a new one as tracks change)."""
+
     def __init__(self, folder: Path, stem: str, on_segment: Callable[[], None]) -> None:
         self.folder = folder
         self.stem = stem
