@@ -46,7 +46,7 @@ class MeetboxServer:
             settings, self.store, self.signalling, geo, self.keys.api_key, self.keys.api_secret
         )
         self.recordings = RecordingEngine(
-            self.store, self.signalling.rooms, settings, self.signalling.announce
+            self.store, self.signalling.rooms, settings, self.signalling.to_room
         )
         self.signalling.recordings = self.recordings
         self.app = create_app(vendor_dir or REPO_NODE_MODULES, self.api)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any, ClassVar
+
+
+def origin(exc: BaseException) -> str:
+    """``file:line in function`` of where ``exc`` was raised: a log line's pointer, no
+    traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name}"
 
 
 class MeetboxError(Exception):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import traceback
 from collections.abc import Coroutine
 from typing import Any
+
+from meetbox.errors import origin
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +40,12 @@ class BackgroundTasks:
             return
         exc = task.exception()  # retrieved: never "Task exception was never retrieved"
         if exc is not None:
-            frame = traceback.extract_tb(exc.__traceback__)[-1:]
-            where = f"{frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else "?"
             logger.error(
                 "background task %s failed: %s: %s (at %s)",
                 task.get_coro().__qualname__,  # type: ignore[union-attr]
                 type(exc).__name__,
                 str(exc)[:200],
-                where,
+                origin(exc),
             )
 
     def __contains__(self, task: object) -> bool:

@@ -20,12 +20,11 @@ An event no handler knows is answered ``invalid_argument`` too (the catch-all ha
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from meetbox.errors import InvalidArgument, MeetboxError, PermissionDenied
+from meetbox.errors import InvalidArgument, MeetboxError, PermissionDenied, origin
 from meetbox.rtc.participant import Participant
 from meetbox.rtc.room import Room
 from meetbox.signalling import payloads
@@ -61,20 +60,12 @@ def error_ack(exc: MeetboxError) -> Ack:
     return {"ok": False, "error": exc.to_dict()}
 
 
-def _where(exc: BaseException) -> str:
-    """``file:line in function`` of the innermost frame: enough to find it, on one line."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return "?"
-    last = frames[-1]
-    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name}"
-
-
 class EventTable:
     def __init__(self, session_of: SessionOf, flood: FloodGuard) -> None:
         self._session_of = session_of
         self.flood = flood
         self.entries: dict[str, tuple[Spec, Method]] = {}
+        self._allowed: dict[str, tuple[str, ...]] = {}  # each event's payload fields
 
     def add(self, spec: Spec, method: Method) -> None:
         if spec.name in self.entries:
@@ -82,6 +73,7 @@ class EventTable:
         if spec.flood not in self.flood.rates:
             raise ValueError(f"event {spec.name!r}: unknown flood class {spec.flood!r}")
         self.entries[spec.name] = (spec, method)
+        self._allowed[spec.name] = (*spec.fields, *ENVELOPE) if spec.envelope else spec.fields
 
     def register(self, sio: socketio.AsyncServer) -> None:
         for name in self.entries:
@@ -108,8 +100,7 @@ class EventTable:
             who = f"{sender.identity!r} in room {room.name!r}"
             self.flood.check((room.name, sender.identity), spec.flood)
             data = args[0] if args else None
-            allowed = (*spec.fields, *ENVELOPE) if spec.envelope else spec.fields
-            body = payloads.as_dict(data, allowed)
+            body = payloads.as_dict(data, self._allowed[name])
             if spec.envelope:
                 body = self._scoped(spec, room, body)
             if spec.host_only and not sender.is_host:
@@ -126,7 +117,7 @@ class EventTable:
                 who,
                 type(exc).__name__,
                 str(exc)[:200],
-                _where(exc),
+                origin(exc),
             )
             return {"ok": False, "error": {"code": "internal", "message": "internal error"}}
         return {"ok": True, **(result or {})}

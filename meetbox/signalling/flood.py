@@ -35,6 +35,7 @@ class FloodGuard:
     def __init__(self, rates: dict[str, Rate] | None = None) -> None:
         self.rates = dict(rates or RATES)
         self._buckets: dict[tuple[Hashable, str], tuple[float, float]] = {}
+        self._prune_at = PRUNE_AT  # grows with the buckets in use: pruning stays rare
 
     def check(self, key: Hashable, kind: str) -> None:
         """Takes one token of ``kind`` from ``key``'s bucket, or raises ``ResourceExhausted``."""
@@ -48,8 +49,9 @@ class FloodGuard:
                 f"too many {kind} events: at most {rate.per_second:g} per second"
             )
         self._buckets[(key, kind)] = (tokens - 1.0, now)
-        if len(self._buckets) > PRUNE_AT:
+        if len(self._buckets) > self._prune_at:
             self._prune(now)
+            self._prune_at = max(PRUNE_AT, 2 * len(self._buckets))
 
     def _prune(self, now: float) -> None:
         for (key, kind), (tokens, last) in list(self._buckets.items()):

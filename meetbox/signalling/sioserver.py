@@ -127,10 +127,6 @@ class SignallingServer:
     ) -> None:
         await self.sio.emit(event, data, room=room, skip_sid=skip)
 
-    async def announce(self, room: str, event: str, data: dict[str, Any]) -> None:
-        """Tells everyone in ``room`` (what a service's announcements go through)."""
-        await self.to_room(room, event, data)
-
     async def disconnect(self, connection_id: str) -> None:
         await self.forget(connection_id)
         await self.sio.disconnect(connection_id)

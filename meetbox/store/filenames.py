@@ -47,14 +47,3 @@ def is_safe_name(name: str) -> bool:
         return sanitize(name) == name
     except InvalidArgument:
         return False
-
-
-def check_name(name: str, what: str = "fileName") -> str:
-    """A name in a URL must already be safe: it is never rewritten silently there."""
-    try:
-        safe = sanitize(name)
-    except InvalidArgument:
-        raise InvalidArgument(f"{what} is not an allowed file name") from None
-    if safe != name:
-        raise InvalidArgument(f"{what} is not an allowed file name")
-    return name

@@ -74,7 +74,3 @@ class DataFiles:
 
     def room_file(self, room_id: str, name: str) -> Path:
         return contained(self.room_folder(room_id), segment(name, "filename"))
-
-    def in_recording(self, folder: Path, name: str) -> Path:
-        """A file of a recording folder this module gave out."""
-        return contained(folder, segment(name, "fileName"))

@@ -16,7 +16,7 @@ from aiohttp import web
 from meetbox.errors import AlreadyExists, MeetboxError, NotFound, TooLarge
 from meetbox.services import quota
 from meetbox.store import Document, iso, now_iso
-from meetbox.store.filenames import check_name, sanitize
+from meetbox.store.filenames import sanitize
 from meetbox.web import storage
 from meetbox.web.api_rooms import RECORDING_ID
 from meetbox.web.replies import (
@@ -266,7 +266,7 @@ async def exceeded_users(ctx: Ctx) -> web.Response:
 async def recording_file(ctx: Ctx) -> tuple[Document, str]:
     p = ctx.params
     ctx.caller.require_self_or_admin(p["userId"])
-    name = check_name(p["fileName"])
+    name = p["fileName"]  # already a safe name: the route's schema checked it
     doc = await owned_recording(
         ctx, {"recordingId": p["recordingId"], "roomId": p["roomId"], "ownerId": p["userId"]}
     )
@@ -392,8 +392,8 @@ async def upload_to_blob(ctx: Ctx) -> web.Response:
         old = doc.get("fileName")
         if old and old != name:
             with contextlib.suppress(FileNotFoundError):
-                ctx.api.files.in_recording(folder, old).unlink()
-        upload.publish(ctx.api.files.in_recording(folder, name))
+                ctx.api.files.recording(p["userId"], p["roomId"], p["recordingId"], old).unlink()
+        upload.publish(ctx.api.files.recording(p["userId"], p["roomId"], p["recordingId"], name))
     except BaseException:
         upload.discard()
         raise
@@ -437,7 +437,7 @@ async def upload_to_blob(ctx: Ctx) -> web.Response:
 )
 async def download(ctx: Ctx) -> web.StreamResponse:
     p = ctx.params
-    name = check_name(p["fileName"])
+    name = p["fileName"]  # already a safe name: the route's schema checked it
     parts = [p["userId"], p["roomId"], p["recordingId"], name]
     ctx.api.signer.check(parts, ctx.query["expires"], ctx.query["signature"])
     path = ctx.api.files.recording(*parts)

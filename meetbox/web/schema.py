@@ -183,8 +183,6 @@ def check_value(spec: Field, value: Any, where: str) -> Any:
     if kind == "string":
         if not isinstance(value, str):
             raise InvalidArgument(f"{where} must be a string")
-        if "\x00" in value:
-            raise InvalidArgument(f"{where} must not contain NUL characters")
         check_text(value, where, text=spec.text)
         if spec.min_length is not None and len(value) < spec.min_length:
             raise InvalidArgument(f"{where} must be at least {spec.min_length} characters")

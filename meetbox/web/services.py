@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from aiohttp import web
@@ -64,11 +65,11 @@ class Api:
     def data_dir(self) -> Path:
         return self.settings.server.data_dir
 
-    @property
+    @cached_property
     def quotas(self) -> Quotas:
         return Quotas(self.store, self.settings.api.storage_limit_bytes)
 
-    @property
+    @cached_property
     def files(self) -> DataFiles:
         """Every file path on disk comes from here: contained in its owner's folder."""
         return DataFiles(self.data_dir)

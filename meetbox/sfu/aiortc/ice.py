@@ -4,14 +4,10 @@ of an aioice race that would leak a consent task per closed peer (both process-w
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 import aioice.ice
-
-logger = logging.getLogger(__name__)
-
 
 _original_query_consent = aioice.ice.Connection.query_consent
 

@@ -8,7 +8,6 @@ only code, tests included, that touches their private API.
 from __future__ import annotations
 
 import inspect
-import logging
 
 import aioice.ice
 import aiortc
@@ -16,9 +15,6 @@ import pylibsrtp
 from aiortc import RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
-
-logger = logging.getLogger(__name__)
-
 
 KNOWN_AIORTC = ("1.16.0",)
 

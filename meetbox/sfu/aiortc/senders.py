@@ -3,14 +3,11 @@ sender reports silenced, their negotiated codecs, keyframe requests for pre-enco
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-
-logger = logging.getLogger(__name__)
 
 
 def silence_sender_reports(sender: RTCRtpSender) -> None:
