@@ -11,6 +11,8 @@ from meetbox.auth.keys import ApiKeys, load_or_create_keys
 from meetbox.auth.tokens import TokenVerifier
 from meetbox.config import Settings
 from meetbox.errors import Unavailable
+from meetbox.rtc.observer import ObserverChain
+from meetbox.services.captions import CaptionService
 from meetbox.services.recording import RecordingEngine
 from meetbox.services.sessions import SessionRecorder
 from meetbox.sfu import aiortc as internals
@@ -37,11 +39,8 @@ class MeetboxServer:
         )
         self.store: Store = open_store(settings.store, settings.server.data_dir)
         geo = geo_locator(settings)
-        self.signalling = SignallingServer(
-            settings,
-            TokenVerifier(self.keys.as_map()),
-            observer=SessionRecorder(self.store, geo),
-        )
+        sessions = SessionRecorder(self.store, geo)
+        self.signalling = SignallingServer(settings, TokenVerifier(self.keys.as_map()))
         self.api = build_api(
             settings, self.store, self.signalling, geo, self.keys.api_key, self.keys.api_secret
         )
@@ -49,6 +48,16 @@ class MeetboxServer:
             self.store, self.signalling.rooms, settings, self.signalling.to_room
         )
         self.signalling.recordings = self.recordings
+        self.captions = CaptionService(
+            self.store,
+            self.signalling.rooms,
+            settings,
+            self.signalling.to_room,
+            self.api.transcript_secret,
+        )
+        self.signalling.captions = self.captions
+        # a meeting with transcriptEnabled starts its captions when its room starts
+        self.signalling.observer = ObserverChain(sessions, self.captions)
         self.app = create_app(vendor_dir or REPO_NODE_MODULES, self.api)
         self.signalling.attach(self.app)
         self._runner: web.AppRunner | None = None
@@ -83,6 +92,7 @@ class MeetboxServer:
             return
         self.closed = True
         await self.recordings.close()  # files finished while the rooms still exist
+        await self.captions.close()  # the last finals stored, the speech workers stopped
         await self.signalling.close()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the system packages a fresh machine lacks: Chromium for the browser tests.
+# Installs the system packages a fresh machine lacks: Chromium for the browser tests,
+# espeak-ng for the speech tests and benchmark (synthesised speech).
 # Safe to run again; does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -7,6 +7,7 @@ from meetbox.config.settings import (
     RtcSettings,
     ServerSettings,
     Settings,
+    SpeechSettings,
     StoreSettings,
     load_settings,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "RtcSettings",
     "ServerSettings",
     "Settings",
+    "SpeechSettings",
     "StoreSettings",
     "load_settings",
 ]

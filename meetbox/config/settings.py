@@ -110,6 +110,39 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class SpeechSettings:
+    # speech-to-text for captions and the speech endpoint: "whisper" (faster-whisper,
+    # offline, in worker processes) or "http" (an OpenAI-compatible /v1/audio/transcriptions)
+    engine: str = "whisper"
+    # whisper: "auto" (Whisper tiny.en for English, the multilingual Whisper base for any
+    # other language, both installed from PyPI), "tiny.en", "base", or a CTranslate2 model
+    # directory of the operator's
+    model: str = "auto"
+    # the captions' language unless a start names one ("" lets the engine detect it)
+    language: str = "en"
+    # http: the server's base URL (.../v1 is added when missing), model name and key
+    http_url: str = ""
+    http_model: str = "whisper-1"
+    http_api_key: str = ""
+    http_timeout: float = 30.0
+    # worker processes for decoding, voice detection and inference; each loads a model once
+    workers: int = 1
+    # CPU threads per worker for inference
+    threads: int = 1
+    # interim text at most this often (seconds) while someone speaks
+    interim_interval: float = 1.0
+    # an utterance ends after this much silence (seconds); one that runs longer than
+    # max_utterance is cut there
+    end_silence: float = 0.35
+    max_utterance: float = 12.0
+    # summaries: "extractive" (offline) or "http" (OpenAI-compatible /v1/chat/completions)
+    summary_engine: str = "extractive"
+    summary_url: str = ""
+    summary_model: str = ""
+    summary_api_key: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     keys: KeySettings = field(default_factory=KeySettings)
@@ -117,6 +150,7 @@ class Settings:
     room: RoomSettings = field(default_factory=RoomSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``replace(room={...})``."""
@@ -161,6 +195,27 @@ class Settings:
         for name in ("user_token_ttl", "speech_token_ttl", "signed_url_ttl", "rate_window"):
             if getattr(api, name) <= 0:
                 raise ValueError(f"api.{name} must be positive")
+        speech = self.speech
+        if speech.engine not in ("whisper", "http"):
+            raise ValueError(f"speech.engine must be 'whisper' or 'http', not {speech.engine!r}")
+        if speech.engine == "http" and not speech.http_url.startswith(("http://", "https://")):
+            raise ValueError("speech.http_url must be an http(s) URL when speech.engine is 'http'")
+        if speech.summary_engine not in ("extractive", "http"):
+            raise ValueError("speech.summary_engine must be 'extractive' or 'http'")
+        if speech.summary_engine == "http" and not speech.summary_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("speech.summary_url must be an http(s) URL for the 'http' engine")
+        if not 1 <= speech.workers <= 64 or not 1 <= speech.threads <= 64:
+            raise ValueError("speech.workers and speech.threads must be between 1 and 64")
+        if not 0.2 <= speech.interim_interval <= 10:
+            raise ValueError("speech.interim_interval must be between 0.2 and 10 seconds")
+        if not 0.1 <= speech.end_silence <= 3 or not 2 <= speech.max_utterance <= 30:
+            raise ValueError(
+                "speech.end_silence must be 0.1..3 seconds and speech.max_utterance 2..30"
+            )
+        if speech.http_timeout <= 0:
+            raise ValueError("speech.http_timeout must be positive")
         if bool(self.keys.api_key) != bool(self.keys.api_secret):
             raise ValueError("keys.api_key and keys.api_secret must be given together")
         if self.keys.api_secret and len(self.keys.api_secret) < 32:

@@ -89,3 +89,40 @@ class RecordingControl(Protocol):
     async def stop_writing(self, room: str, connection: str, file_id: str) -> dict[str, Any]: ...
 
     def forget_uploads(self, connection: str) -> None: ...
+
+
+class CaptionControl(Protocol):
+    """Starts and stops a live room's transcriber agent (the server's caption service); both
+    announce the new state to the room; both raise a ``MeetboxError`` to refuse."""
+
+    async def start(
+        self, room: str, requested_by: str, language: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def stop(self, room: str, reason: str = "stopped") -> dict[str, Any]: ...
+
+
+class JoinListener(Protocol):
+    async def joined(self, who: Presence, rules: RoomRules, info: ConnectionInfo) -> None: ...
+
+
+class ObserverChain:
+    """An observer and listeners told of joins after it (a meeting that starts its captions)."""
+
+    def __init__(self, first: RoomObserver, *listeners: JoinListener) -> None:
+        self.first = first
+        self.listeners = listeners
+
+    async def rules(self, room: str) -> RoomRules:
+        return await self.first.rules(room)
+
+    async def joined(self, who: Presence, rules: RoomRules, info: ConnectionInfo) -> None:
+        await self.first.joined(who, rules, info)
+        for listener in self.listeners:
+            await listener.joined(who, rules, info)
+
+    async def left(self, who: Presence) -> None:
+        await self.first.left(who)
+
+    async def closed(self, room: str, room_sid: str) -> None:
+        await self.first.closed(room, room_sid)

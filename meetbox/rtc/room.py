@@ -53,11 +53,15 @@ class RoomEvents(Protocol):
 
 
 class Agent(Protocol):
-    """Something the server runs for a room (its recording; later its transcriber): the
-    room closes it first when it closes."""
+    """Something the server runs for a room (its recording, its transcriber): the room
+    closes it first when it closes."""
 
     async def close(self) -> None: ...
 
+
+# the kinds of agents a room can have (at most one of each)
+RECORDER = "recording"
+TRANSCRIBER = "transcriber"
 
 # why a participant leaves: what its connection is told, and whether it is closed
 TOLD = ("removed", "duplicate_identity", "connection_failed", "room_closed")

@@ -29,6 +29,7 @@ from meetbox.recorder.roomrecording import MANIFEST, RoomRecording
 from meetbox.recorder.upload import MAX_CHUNK, ChunkedUpload, UploadError
 from meetbox.recorder.worker import compose_in_worker
 from meetbox.rtc.registry import RoomRegistry
+from meetbox.rtc.room import RECORDER
 from meetbox.services.quota import Quotas, file_fields
 from meetbox.sfu.tasks import BackgroundTasks, cancel_and_wait
 from meetbox.store import Document, Store, is_id, now_iso
@@ -79,7 +80,7 @@ def new_recording_id() -> str:
 class RoomRecorder:
     """The recording as an agent of its room: the room closes it before its router."""
 
-    KIND = "recording"
+    KIND = RECORDER
 
     def __init__(self, engine: RecordingEngine, room_sid: str) -> None:
         self.engine = engine

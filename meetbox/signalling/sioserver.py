@@ -26,6 +26,7 @@ from meetbox.errors import (
     Unavailable,
 )
 from meetbox.rtc.observer import (
+    CaptionControl,
     ConnectionInfo,
     NullObserver,
     Presence,
@@ -81,6 +82,8 @@ class SignallingServer:
         self.observer: RoomObserver = observer if observer is not None else NullObserver()
         # the live recording engine, when the server has one (set by the server's wiring)
         self.recordings: RecordingControl | None = None
+        # the caption service (the rooms' transcriber agents), likewise
+        self.captions: CaptionControl | None = None
         self.rooms: RoomRegistry = registry if registry is not None else LocalRoomRegistry()
         self.sessions: dict[str, tuple[Room, Participant]] = {}  # by Socket.IO sid
         self.sio = GuardedServer(

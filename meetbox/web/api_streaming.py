@@ -9,11 +9,18 @@ import secrets
 from aiohttp import web
 
 from meetbox.auth.tokens import VideoGrant, mint_token
-from meetbox.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from meetbox.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from meetbox.rtc.observer import CaptionControl
 from meetbox.store import Store, is_id, now_iso
 from meetbox.web.replies import BOOLEAN, ID, STRING, array, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable
-from meetbox.web.schema import SAFE_ID, Field, Obj, validate
+from meetbox.web.schema import LANGUAGE_CODE, SAFE_ID, Field, Obj, validate
 
 routes = RouteTable("streaming and subtitles")
 
@@ -129,32 +136,24 @@ async def streaming_session(ctx: Ctx) -> web.Response:
     return web.json_response({"ok": True, "data": data})
 
 
-@routes.add(
-    "POST",
-    "/api/v1.0/rooms/{id}/start-subtitle/",
-    summary="Start live subtitles: dispatch the transcriber agent once",
-    description="Authorised only by a room token for this room whose holder is connected now.",
-    auth="none",
-    params=Obj({"id": Field("string", required=True, pattern=SAFE_ID)}),
-    body=Obj(
-        {
-            "token": Field(
-                "string", max_length=8192, description="the room access token; or send it as Bearer"
-            )
-        }
-    ),
-    responses=replies(
-        {
-            200: Reply(
-                "Dispatched (or already active)",
-                obj({"status": STRING, "dispatchId": ID, "created": BOOLEAN}),
-            )
-        },
-        403,
-        404,
-    ),
+SUBTITLE_BODY = Obj(
+    {
+        "token": Field(
+            "string", max_length=8192, description="the room access token; or send it as Bearer"
+        ),
+        "language": Field(
+            "string",
+            pattern=LANGUAGE_CODE,
+            description="the spoken language (BCP 47: en, fr, pt-BR); the server's default "
+            "when absent",
+        ),
+    }
 )
-async def start_subtitle(ctx: Ctx) -> web.Response:
+
+
+async def subtitle_caller(ctx: Ctx, action: str) -> tuple[str, str]:
+    """Seed 000's rule: a room token for this room, with roomJoin, whose holder is connected
+    now; 404 for a room that does not exist. Returns the room and the holder's identity."""
     room_id = ctx.params["id"]
     token = ctx.body.get("token")
     if token is None:
@@ -166,7 +165,7 @@ async def start_subtitle(ctx: Ctx) -> web.Response:
     if claims.video.room != room_id:
         raise PermissionDenied("this token was issued for another room")
     if not claims.video.room_join:
-        raise PermissionDenied("this token does not grant roomJoin: it cannot start subtitles")
+        raise PermissionDenied(f"this token does not grant roomJoin: it cannot {action} subtitles")
     live = ctx.api.signalling.rooms.get(room_id)
     known = live is not None or (is_id(room_id) and await ctx.api.store.rooms.get(room_id))
     if not known:
@@ -177,24 +176,55 @@ async def start_subtitle(ctx: Ctx) -> web.Response:
         live.by_identity(claims.identity)
     except NotFound:
         raise PermissionDenied(
-            "only a participant connected to the room can start subtitles"
+            f"only a participant connected to the room can {action} subtitles"
         ) from None
-    async with ctx.api.dispatch_lock:  # one active dispatch per room, even when calls race
-        active = await ctx.api.store.dispatches.find_one(
-            {"roomId": room_id, "agent": "transcriber", "state": "active"}
-        )
-        if active is not None:
-            return web.json_response(
-                {"status": "already_active", "dispatchId": active["_id"], "created": False}
+    return room_id, claims.identity
+
+
+def captions_of(ctx: Ctx) -> CaptionControl:
+    captions = ctx.api.signalling.captions
+    if captions is None:
+        raise FailedPrecondition("this server runs no transcriber")
+    return captions
+
+
+@routes.add(
+    "POST",
+    "/api/v1.0/rooms/{id}/start-subtitle/",
+    summary="Start live subtitles: the room's transcriber agent, started once",
+    description="Authorised only by a room token for this room whose holder is connected now. "
+    "The agent joins the room once however often it is asked; captions reach the room as "
+    "`transcript` events and its state as `captions` events.",
+    auth="none",
+    params=Obj({"id": Field("string", required=True, pattern=SAFE_ID)}),
+    body=SUBTITLE_BODY,
+    responses=replies(
+        {
+            200: Reply(
+                "Started (or already running)",
+                obj({"status": STRING, "dispatchId": ID, "created": BOOLEAN, "language": STRING}),
             )
-        doc = await ctx.api.store.dispatches.insert(
-            {
-                "roomId": room_id,
-                "roomSid": live.sid,
-                "agent": "transcriber",
-                "state": "active",
-                "requestedBy": claims.identity,
-                "createdAt": now_iso(),
-            }
-        )
-    return web.json_response({"status": "success", "dispatchId": doc["_id"], "created": True})
+        },
+        403,
+        404,
+    ),
+)
+async def start_subtitle(ctx: Ctx) -> web.Response:
+    room_id, identity = await subtitle_caller(ctx, "start")
+    result = await captions_of(ctx).start(room_id, identity, ctx.body.get("language"))
+    return web.json_response(result)
+
+
+@routes.add(
+    "POST",
+    "/api/v1.0/rooms/{id}/stop-subtitle/",
+    summary="Stop live subtitles: the room's transcriber agent leaves",
+    description="The same rules as start-subtitle.",
+    auth="none",
+    params=Obj({"id": Field("string", required=True, pattern=SAFE_ID)}),
+    body=SUBTITLE_BODY,
+    responses=replies({200: Reply("Stopped", obj({"status": STRING, "dispatchId": ID}))}, 403, 404),
+)
+async def stop_subtitle(ctx: Ctx) -> web.Response:
+    room_id, identity = await subtitle_caller(ctx, "stop")
+    return web.json_response(await captions_of(ctx).stop(room_id, f"stopped by {identity}"))

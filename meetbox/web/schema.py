@@ -27,6 +27,8 @@ SAFE_ID = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$"
 # a file name in a path: one segment, no separators or control characters, no leading dot
 # (and, checked beside the pattern, already what ``filenames.sanitize`` makes of it)
 FILE_NAME = r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]*$"
+# a BCP 47 language code as speech engines take it: en, fr, pt-BR, zh-Hans
+LANGUAGE_CODE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 MAX_DEPTH = 16
 MAX_KEYS = 200
 # integers beyond this are refused before any float or date arithmetic sees them

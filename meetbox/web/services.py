@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -58,8 +57,6 @@ class Api:
     api_key: str
     api_secret: str
     transcript_secret: str
-    # agent dispatches are rare: one lock keeps "at most one active per room" exact
-    dispatch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def data_dir(self) -> Path:

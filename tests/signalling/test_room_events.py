@@ -180,7 +180,6 @@ async def test_broadcast_events_reach_the_room(trio: tuple[Client, Client, Clien
     await alice.send("video-off", {"off": True})
     await alice.send("sharing-toggle", {"sharing": True})
     await alice.send("device-switch", {"kind": "audioinput", "deviceId": "default"})
-    await alice.send("start-transcript", {"language": "en-US"})
     await alice.send("transcript", {"msg": "This is the transcript text."})
     await alice.send("annotation", {"data": {"shape": "arrow", "x": 1}})
     await alice.send("product-selected", {"product": {"sku": "A1"}})
@@ -191,7 +190,6 @@ async def test_broadcast_events_reach_the_room(trio: tuple[Client, Client, Clien
         "video-off",
         "sharing-toggle",
         "device-switch",
-        "start-transcript",
         "transcript",
         "annotation",
         "product-selected",
@@ -212,6 +210,7 @@ async def test_broadcast_events_reach_the_room(trio: tuple[Client, Client, Clien
         "recording": True,
         "selling": {"product": {"sku": "A1"}},
         "whiteboardOpen": False,
+        "captions": False,
     }
 
 

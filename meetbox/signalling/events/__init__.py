@@ -8,6 +8,7 @@ event table is generated from these (``python -m meetbox.signalling.protocol``).
 from __future__ import annotations
 
 from meetbox.signalling.events.base import Handlers, RoomContext
+from meetbox.signalling.events.captions import Captions
 from meetbox.signalling.events.host import HostControls
 from meetbox.signalling.events.media import MediaEvents
 from meetbox.signalling.events.messages import Messages
@@ -23,6 +24,7 @@ GROUPS: tuple[type[Handlers], ...] = (
     MicRequests,
     HostControls,
     Recording,
+    Captions,
     WhiteboardEvents,
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from meetbox.rtc.observer import RecordingControl
+from meetbox.rtc.observer import CaptionControl, RecordingControl
 from meetbox.rtc.participant import Participant
 from meetbox.rtc.room import Room
 from meetbox.signalling import payloads
@@ -24,6 +24,9 @@ class RoomContext(Protocol):
 
     @property
     def recordings(self) -> RecordingControl | None: ...
+
+    @property
+    def captions(self) -> CaptionControl | None: ...
 
     async def to_room(
         self, room: str, event: str, data: dict[str, Any], skip: str | list[str] | None = None

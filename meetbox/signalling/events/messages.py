@@ -1,4 +1,4 @@
-"""Messages to the room: chat, transcript lines, annotations, selling, small state flags."""
+"""Messages to the room: chat, clients' transcript lines, annotations, selling, state flags."""
 
 from __future__ import annotations
 
@@ -19,10 +19,6 @@ MAX_BLOB = 16 * 1024
 class Messages(Handlers):
     def table(self) -> list[tuple[Spec, Method]]:
         return [
-            (
-                Spec("start-transcript", ("language",), summary="tells the others captions start"),
-                self.broadcast_simple,
-            ),
             (
                 Spec(
                     "chat-box",

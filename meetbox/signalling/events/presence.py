@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from meetbox.rtc.participant import Participant
-from meetbox.rtc.room import Room
+from meetbox.rtc.room import TRANSCRIBER, Room
 from meetbox.signalling.events.base import Handlers, Method, RoomContext, Spec
 
 # seconds between view counts in a livestream room (see Room.livestream)
@@ -52,6 +52,7 @@ class PresenceEvents(Handlers):
             "recording": f.recording,
             "selling": f.selling,
             "whiteboardOpen": f.whiteboard.open,
+            "captions": TRANSCRIBER in room.agents,
         }
 
     async def announce_view_count(self, room: Room) -> None:

@@ -1,0 +1,1 @@
+"""Speech engines behind small protocols, run in worker processes (DESIGN.md: speech/)."""
