@@ -95,3 +95,48 @@ def frame_counter(frame: av.VideoFrame) -> int | None:
     """The number a :class:`CounterVideoTrack` frame shows, after decoding."""
     luma = frame.to_ndarray(format="yuv420p")[: frame.height]
     return read_counter(luma.astype(np.uint8, copy=False))
+
+
+class SpeechAudioTrack(MediaStreamTrack):
+    """A microphone that says what it is given (int16 mono at 48 kHz), silence between.
+
+    ``say`` queues samples; ``said`` holds, for each, the wall-clock seconds at which its
+    first and last samples were sent (for latency measurements)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._samples = int(AUDIO_RATE * AUDIO_PTIME)
+        self._pace = Pacer(AUDIO_PTIME)
+        self._queue: list[np.ndarray] = []
+        self._current: np.ndarray | None = None
+        self._offset = 0
+        self._started = 0.0
+        self.said: list[tuple[float, float]] = []
+
+    def say(self, samples: np.ndarray) -> None:
+        self._queue.append(samples.astype(np.int16, copy=False))
+
+    @property
+    def speaking(self) -> bool:
+        return self._current is not None or bool(self._queue)
+
+    async def recv(self) -> av.AudioFrame:
+        n = await self._pace.next()
+        data = np.zeros(self._samples, dtype=np.int16)
+        if self._current is None and self._queue:
+            self._current, self._offset = self._queue.pop(0), 0
+            self._started = time.time()
+        if self._current is not None:
+            part = self._current[self._offset : self._offset + self._samples]
+            data[: len(part)] = part
+            self._offset += self._samples
+            if self._offset >= len(self._current):
+                self.said.append((self._started, time.time()))
+                self._current = None
+        frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = n * self._samples
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        return frame
