@@ -12,11 +12,12 @@ from meetbox.auth.tokens import TokenVerifier
 from meetbox.config import Settings
 from meetbox.errors import Unavailable
 from meetbox.rtc.observer import ObserverChain
-from meetbox.services.captions import CaptionService
+from meetbox.services.captions import CaptionService, engine_config
 from meetbox.services.recording import RecordingEngine
 from meetbox.services.sessions import SessionRecorder
 from meetbox.sfu import aiortc as internals
 from meetbox.signalling.sioserver import SignallingServer
+from meetbox.speech.pool import SpeechPool
 from meetbox.store import Store, open_store
 from meetbox.web.services import build_api, geo_locator
 from meetbox.web.site import create_app
@@ -41,8 +42,16 @@ class MeetboxServer:
         geo = geo_locator(settings)
         sessions = SessionRecorder(self.store, geo)
         self.signalling = SignallingServer(settings, TokenVerifier(self.keys.as_map()))
+        # the speech worker processes: the rooms' captions and the speech endpoint share them
+        self.speech = SpeechPool(engine_config(settings), settings.speech.workers)
         self.api = build_api(
-            settings, self.store, self.signalling, geo, self.keys.api_key, self.keys.api_secret
+            settings,
+            self.store,
+            self.signalling,
+            geo,
+            self.keys.api_key,
+            self.keys.api_secret,
+            self.speech,
         )
         self.recordings = RecordingEngine(
             self.store, self.signalling.rooms, settings, self.signalling.to_room
@@ -54,6 +63,7 @@ class MeetboxServer:
             settings,
             self.signalling.to_room,
             self.api.transcript_secret,
+            self.speech,
         )
         self.signalling.captions = self.captions
         # a meeting with transcriptEnabled starts its captions when its room starts
@@ -97,3 +107,4 @@ class MeetboxServer:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.api.close()
+        await self.speech.close()

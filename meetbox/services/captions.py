@@ -198,6 +198,7 @@ class CaptionService:
         self.settings = settings
         self.announce = announce
         self.secret = transcript_secret
+        self._owns_pool = pool is None
         self.pool = pool or SpeechPool(engine_config(settings), settings.speech.workers)
         self.agents: dict[str, RoomTranscriber] = {}  # by room sid
         self._lock = asyncio.Lock()
@@ -221,7 +222,7 @@ class CaptionService:
                         "created": False, "language": agent.language}  # fmt: skip
             await self.store.dispatches.update(
                 {"roomId": room_name, "agent": KIND, "state": "active"},
-                set={"state": "stopped", "stoppedAt": now_iso(), "reason": "stale"},
+                set={"state": "ended", "endedAt": now_iso(), "reason": "stale"},
             )
             doc = await self.store.dispatches.insert(
                 {
@@ -255,7 +256,7 @@ class CaptionService:
     async def ended(self, agent: RoomTranscriber, reason: str) -> None:
         await self.store.dispatches.update(
             {"_id": agent.dispatch_id},
-            set={"state": "stopped", "stoppedAt": now_iso(), "reason": reason},
+            set={"state": "ended", "endedAt": now_iso(), "reason": reason},
         )
         await agent._tell({"state": "stopped", "reason": reason})
         logger.info("room %s: captions stopped (%s)", agent.room_name, reason)
@@ -312,4 +313,5 @@ class CaptionService:
             except Exception:
                 logger.exception("closing the transcriber of room %s", agent.room_name)
         await self._tasks.drain(5.0)
-        await self.pool.close()
+        if self._owns_pool:
+            await self.pool.close()

@@ -102,10 +102,6 @@ class SessionRecorder:
 
     async def closed(self, room: str, room_sid: str) -> None:
         async with self._locks.setdefault(room_sid, asyncio.Lock()):
-            await self.store.dispatches.update(
-                {"roomId": room, "state": "active"},
-                set={"state": "ended", "endedAt": now_iso()},
-            )
             state = self._open.pop(room_sid, None)
             if state is not None:
                 seconds = (datetime.now(UTC) - state.started).total_seconds()

@@ -18,7 +18,9 @@ from meetbox.config import Settings
 from meetbox.services.audit import AuditLog
 from meetbox.services.geo import GeoLocator
 from meetbox.services.quota import Quotas
+from meetbox.services.summaries import SummaryJobs
 from meetbox.signalling.sioserver import SignallingServer
+from meetbox.speech.pool import SpeechPool
 from meetbox.store import Store
 from meetbox.store.files import DataFiles
 from meetbox.web.ratelimit import Counter, Limit, MemoryCounter, RateLimiter, RedisCounter
@@ -57,6 +59,8 @@ class Api:
     api_key: str
     api_secret: str
     transcript_secret: str
+    summaries: SummaryJobs
+    speech: SpeechPool  # the speech worker processes (the speech endpoint's streams)
 
     @property
     def data_dir(self) -> Path:
@@ -88,6 +92,7 @@ class Api:
         return f"{request.scheme}://{request.host}"
 
     async def close(self) -> None:
+        await self.summaries.close()
         await self.limiter.close()
         self.geo.close()
         await self.store.close()
@@ -105,10 +110,12 @@ def build_api(
     geo: GeoLocator,
     api_key: str,
     api_secret: str,
+    speech: SpeechPool,
 ) -> Api:
     counter: Counter = (
         RedisCounter(settings.api.redis_url) if settings.api.redis_url else MemoryCounter()
     )
+    secret = transcript_secret(settings)
     return Api(
         settings=settings,
         store=store,
@@ -120,5 +127,7 @@ def build_api(
         signalling=signalling,
         api_key=api_key,
         api_secret=api_secret,
-        transcript_secret=transcript_secret(settings),
+        transcript_secret=secret,
+        summaries=SummaryJobs(store, settings, secret, signalling.to_room),
+        speech=speech,
     )

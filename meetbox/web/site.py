@@ -18,9 +18,11 @@ from meetbox.web import (
     api_reporting,
     api_rooms,
     api_streaming,
+    api_summaries,
     api_transcripts,
     badrequests,
     openapi,
+    speech_socket,
 )
 from meetbox.web.ratelimit import TooManyRequests
 from meetbox.web.routing import mount
@@ -79,6 +81,7 @@ TABLES = [
     api_recordings.routes,
     api_files.routes,
     api_transcripts.routes,
+    api_summaries.routes,
     api_reporting.routes,
     api_streaming.routes,
     api_audit.routes,
@@ -100,6 +103,7 @@ def create_app(vendor_dir: Path, api: Api | None = None) -> web.Application:
         async def docs(request: web.Request) -> web.FileResponse:
             return web.FileResponse(STATIC_DIR / "docs.html")
 
+        speech_socket.mount(app, api)
         app.router.add_get("/openapi.json", openapi_json)
         app.router.add_get("/docs", docs)
 

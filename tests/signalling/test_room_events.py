@@ -80,7 +80,8 @@ def test_the_seed_event_list_is_implemented() -> None:
         "stream",
         "stop-writing",
     }  # room_connected is sent by the server on join
-    assert seed == set(ALL_EVENTS)
+    beyond_the_seed = {"stop-transcript"}  # the seed starts captions; meetbox stops them too
+    assert seed | beyond_the_seed == set(ALL_EVENTS)
     assert set(HOST_ONLY) == {
         "request-mic-accepted",
         "request-mic-rejected",
@@ -93,6 +94,8 @@ def test_the_seed_event_list_is_implemented() -> None:
         "process-recording",
         "whiteBoardToggle",
         "meetingId",
+        "start-transcript",
+        "stop-transcript",
     }
 
 
@@ -128,6 +131,8 @@ async def test_host_only_events_are_refused_to_others(
         "process-recording": {"recordingId": "1_1"},
         "whiteBoardToggle": {"open": True},
         "meetingId": {"meetingId": "68ee4b39b22d6134386fc5dc"},
+        "start-transcript": {"language": "en"},
+        "stop-transcript": {},
     }
     payload = payloads[event]
     message = await expect_error(alice, event, payload, "permission_denied")
@@ -136,6 +141,7 @@ async def test_host_only_events_are_refused_to_others(
     assert room is not None and len(room.participants) == 3
     assert not room.features.recording and not room.features.whiteboard.open
     assert room.features.meeting_id == "" and room.features.selling is None
+    assert not room.agents
     assert not [e for e, _ in bob.events + host.events if e == event]
 
 
