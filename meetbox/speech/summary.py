@@ -43,14 +43,16 @@ ACTION = re.compile(
     r"follow up|take care of|assign(ed)?|responsible for|send|prepare|review)\b",
     re.I,
 )
+WHEN = (
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|today|"
+    r"(this|next) (week|month|quarter)|(the )?end of (the )?(day|week|month|quarter)"
+)
 DEADLINE = re.compile(
-    r"\b(by|before|on|until|due|next)\s+((monday|tuesday|wednesday|thursday|friday|saturday|"
-    r"sunday|tomorrow|tonight|week|month|quarter|the end of (the )?(day|week|month|quarter)|"
-    r"\d{1,2}(st|nd|rd|th)?( of)? \w+|\w+ \d{1,2}(st|nd|rd|th)?))\b"
-    r"|\b(tomorrow|tonight|today|this week|next week|next month|end of (the )?(day|week|month))\b",
+    rf"\b((by|before|on|until|due( on| by)?)\s+)?({WHEN}|\d{{1,2}}(st|nd|rd|th)? of \w+)\b",
     re.I,
 )
-OWNER = re.compile(r"^\s*([A-Z][a-z]+)\s+(will|is going to|needs to|should|has to|'ll)\b")
+OWNER = re.compile(r"\b([A-Z][a-z]+)\s+(will|is going to|needs to|should|has to|'ll)\b")
+NOT_NAMES = {"We", "They", "It", "This", "That", "There", "You", "He", "She", "Everyone", "I"}
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -82,12 +84,12 @@ def keywords(said: list[tuple[str, str]], count: int = 8) -> list[str]:
     return [w for w, _ in words.most_common(count)]
 
 
-def _owner(speaker: str, sentence: str, people: set[str]) -> str:
-    found = OWNER.match(sentence)
-    if found and found.group(1).lower() in people:
-        return found.group(1)
-    if found and found.group(1) not in ("We", "They", "It", "This", "That", "There"):
-        return found.group(1)
+def _owner(speaker: str, sentence: str) -> str:
+    """Who a next step is for: a name before "will" ("Maria will send it"), else the
+    speaker when they said "I", else the team when they said "we"."""
+    for found in OWNER.finditer(sentence):
+        if found.group(1) not in NOT_NAMES:
+            return found.group(1)
     if re.match(r"^\s*(i|i'll|i will)\b", sentence, re.I):
         return speaker
     return speaker if not re.match(r"^\s*(we|let's|everyone)\b", sentence, re.I) else "the team"
@@ -95,7 +97,7 @@ def _owner(speaker: str, sentence: str, people: set[str]) -> str:
 
 def _deadline(sentence: str) -> str:
     found = DEADLINE.search(sentence)
-    return found.group(0) if found else "not said"
+    return found.group(0).strip() if found else "not said"
 
 
 def extractive(lines: list[Line], title: str = "", language: str = "en") -> dict[str, Any]:
@@ -103,7 +105,6 @@ def extractive(lines: list[Line], title: str = "", language: str = "en") -> dict
     their wording; credits each to its speaker."""
     said = sentences(lines)
     people = sorted({speaker for speaker, _ in said})
-    known = {p.lower() for p in people}
     topic_words = keywords(said)
     weights = {w: len(topic_words) - i for i, w in enumerate(topic_words)}
 
@@ -113,7 +114,7 @@ def extractive(lines: list[Line], title: str = "", language: str = "en") -> dict
 
     decisions = [f"{s} ({speaker})" for speaker, s in said if DECISION.search(s)]
     steps = [
-        {"task": s, "owner": _owner(speaker, s, known), "deadline": _deadline(s)}
+        {"task": s, "owner": _owner(speaker, s), "deadline": _deadline(s)}
         for speaker, s in said
         if ACTION.search(s) and not DECISION.search(s)
     ]

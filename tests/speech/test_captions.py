@@ -108,6 +108,35 @@ async def test_captions_carry_the_speakers_name_and_fill_the_transcript(rest: Re
         docs = await rest.store.transcripts.find({"meetingId": meeting})
         assert all(d["isEncrypted"] and "quarterly" not in d["message"].lower() for d in docs)
 
+        # the summary, as a job whose progress reaches the room
+        job = await rest.call(
+            "POST", f"/transcription/generate-summary/{meeting}", token=host_token
+        )
+        assert job.status == 202, job.body
+
+        async def summarised() -> bool:
+            reply = await rest.call("GET", f"/meeting/{meeting}/summary", token=host_token)
+            return reply.status == 200 and reply.body["state"] == "done"
+
+        await wait_async(summarised, timeout=20)
+        summary = (await rest.call("GET", f"/meeting/{meeting}/summary", token=host_token)).body
+        data = summary["data"]
+        assert {"report", "launch"} & set(data["subjects"]), data
+        assert data["participants"] == ["Alice"]
+        assert any("decided" in d.lower() for d in data["decisions"]), data
+        steps = data["next_steps"]
+        assert any(s["owner"] == "Maria" and "friday" in s["deadline"].lower() for s in steps), (
+            steps
+        )
+        assert (
+            summary["markdown"].startswith("# Quarterly planning")
+            and "## Decisions" in (summary["markdown"])
+        )
+        progress = [e["progress"] for e in bob.received("summary")]
+        assert progress and progress[-1] == 1.0 and progress == sorted(progress)
+        meeting_doc = await rest.store.meetings.get(meeting)
+        assert meeting_doc is not None and meeting_doc["summaryGenerated"] is True
+
         stop = await rest.call(
             "POST", f"/api/v1.0/rooms/{room_id}/stop-subtitle/", json={"token": token}
         )
