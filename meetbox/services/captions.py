@@ -140,6 +140,8 @@ class RoomTranscriber:
             }  # fmt: skip
             if kind == "final":
                 self.finals += 1
+            if self._meeting:
+                event["meetingId"] = self._meeting
             self.service.spawn(self._deliver(event))
         elif kind == "engine-error" and not self.engine_down:
             self.engine_down = True
@@ -234,8 +236,10 @@ class CaptionService:
             agent = RoomTranscriber(self, live, chosen, doc["_id"], requested_by)
             live.add_agent(KIND, agent)
             self.agents[live.sid] = agent
+        meeting = await agent.meeting_id()
+        engine = self.pool.config.engine
         await agent._tell(
-            {"state": "active", "by": requested_by, "engine": self.pool.config.engine}
+            {"state": "active", "by": requested_by, "engine": engine, "meetingId": meeting or ""}
         )
         logger.info("room %s: captions started by %s", room_name, requested_by)
         return {"status": "success", "dispatchId": doc["_id"], "created": True,

@@ -71,7 +71,7 @@ async def test_the_http_engine_speaks_the_transcriptions_api() -> None:
         assert (got.model, got.language, got.rate) == ("Systran/faster-whisper-small", "en", 16000)
         assert got.authorization == "Bearer k-123"
         server.fail_with = 503
-        with pytest.raises(EngineError, match="HTTP 503: .*overloaded"):
+        with pytest.raises(EngineError, match=r"HTTP 503: .*overloaded"):
             await asyncio.to_thread(engine.transcribe, audio, "en")
     finally:
         await server.stop()

@@ -53,7 +53,7 @@ async def test_the_api_docs_page_renders_every_operation(
     page = await context.new_page()
     await page.goto(f"{meetbox_server.url}/docs")
     await page.wait_for_function(
-        "document.querySelectorAll('details').length === 31", timeout=15000
+        "document.querySelectorAll('details').length === 34", timeout=15000
     )
     paths = await page.locator("summary .path").all_text_contents()
     assert "/auth/register" in paths and "/session-storage/sessions" in paths

@@ -2,6 +2,7 @@
 // show everyone else, chat, whiteboard, host controls. The protocol is in docs/PROTOCOL.md.
 import { io } from "/vendor/socket.io.js";
 import { Chat } from "/static/chat.js";
+import { Captions } from "/static/captions.js";
 import { Whiteboard } from "/static/whiteboard.js";
 import { PreJoin } from "/static/prejoin.js";
 
@@ -360,6 +361,11 @@ document.addEventListener("click", () => {
 // the socket connects once the pre-join screen is done
 const socket = io({ path: "/socket.io", autoConnect: false, transports: ["websocket"] });
 const chat = new Chat($("chat-list"), $("chat-form"), socket, (m) => setStatus(m, true));
+const captions = new Captions({
+  room, button: $("cc"), live: $("captions"), panel: $("transcript-panel"),
+  list: $("transcript-list"), summaryButton: $("summary-button"), summary: $("summary"),
+  getToken: () => token, onError: (m) => setStatus(m, true),
+});
 const board = new Whiteboard($("whiteboard"), socket);
 board.onError = (m) => setStatus(`whiteboard: ${m}`, true);
 
@@ -439,6 +445,7 @@ socket.on("room_connected", async (data) => {
   $("raise-hand").hidden = self.permission.can_publish;
   showBoard(Boolean(data.state?.whiteboardOpen));
   showRecording(Boolean(data.state?.recording));
+  captions.setActive(Boolean(data.state?.captions));
   for (const p of data.participants) {
     participants.set(p.sid, p);
     for (const t of p.tracks || []) {
@@ -499,7 +506,8 @@ socket.on("subscriber_offer", (offer) => {
   onSubscriberOffer(offer).catch((err) => setStatus(`subscription failed: ${err}`, true));
 });
 socket.on("chat-box", (m) => chat.show(m));
-socket.on("transcript", (m) => { $("captions").textContent = `${m.username}: ${m.msg}`; });
+socket.on("transcript", (m) => captions.show(m));
+socket.on("captions", (m) => captions.state(m));
 socket.on("recording", (m) => {
   showRecording(m.recording);
   if (!m.recording && m.reason && m.reason !== "stopped") {
@@ -542,6 +550,7 @@ $("leave").addEventListener("click", async () => {
   socket.disconnect();
   for (const track of localStream?.getTracks() || []) track.stop();
   setStatus("you left the meeting");
+  captions.afterMeeting();
 });
 $("raise-hand").addEventListener("click", () => request("request-mic"));
 $("mute-all").addEventListener("click", () => request("mute-all-participants"));
@@ -554,7 +563,7 @@ $("brush-color").addEventListener("input", (e) => { board.brush.color = e.target
 $("eraser").addEventListener("change", (e) => { board.brush.eraser = e.target.checked; });
 
 window.meetbox = {
-  socket, tiles, board, chat, audioPacketsFrom, mine, screens,
+  socket, tiles, board, chat, captions, audioPacketsFrom, mine, screens,
   get choices() { return choices; },
   get self() { return self; },
   get selfSid() { return self?.sid; },
