@@ -100,3 +100,5 @@ async def test_captions_with_names_in_the_page_then_transcript_and_summary(
             timeout=30000,
         )
         await ben.screenshot(path=str(ARTIFACTS / "room-transcript-summary.png"))
+        for page in pages.values():  # the pages go before the server does
+            await page.context.close()
