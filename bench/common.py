@@ -72,7 +72,7 @@ def pinned_server(args: list[str], port: int, env: dict[str, str] | None = None)
 
 
 @contextmanager
-def meetbox_server() -> Iterator[tuple[str, str, str, int]]:
+def meetbox_server(extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, str, str, int]]:
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
         key, secret = "bench", secrets.token_hex(24)
@@ -80,6 +80,7 @@ def meetbox_server() -> Iterator[tuple[str, str, str, int]]:
             "MEETBOX_KEYS_API_KEY": key,
             "MEETBOX_KEYS_API_SECRET": secret,
             "MEETBOX_SERVER_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
         exe = str(Path(sys.executable).with_name("meetbox"))
         with pinned_server(

@@ -12,11 +12,23 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import captions as speech_bench
 from common import HERE, LOAD_CPU, SERVER_CPU, event_loop, fanout_loop, log, machine
 from forwarding import baseline, floor, forwarding, plot, top_step
 from latency import latency
 from recording import recording
 from signalling import fanout, join_time
+
+
+def captions_only() -> None:
+    """``run.py --captions``: measure the captions section again, into the committed results
+    (the rest of the run stays as it was measured)."""
+    results = json.loads((HERE / "results.json").read_text())
+    cap = speech_bench.captions()
+    results.update(speech_bench.keys(cap), captions=cap)
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / "results.md").write_text(markdown(results))
+    log((HERE / "results.md").read_text())
 
 
 def render() -> None:
@@ -36,24 +48,26 @@ def latency_fair(levels: list[dict[str, Any]]) -> bool:
 
 def main() -> None:
     started = time.monotonic()
-    log("1/7 forwarding cost and capacity")
+    log("1/8 forwarding cost and capacity")
     fwd = forwarding()
     top = top_step(fwd)
     per_downtrack = top["server_cores"] / top["subscribers"]
-    log("2/7 added latency at 0, 25, 50 and 75% of that capacity")
+    log("2/8 added latency at 0, 25, 50 and 75% of that capacity")
     lat = latency(per_downtrack)
     half = next(level for level in lat["levels"] if level["fraction"] == 0.5)
-    log("3/7 MediaRelay baseline")
+    log("3/8 MediaRelay baseline")
     base = baseline()
-    log("4/7 the SRTP floor")
+    log("4/8 the SRTP floor")
     floor_us = floor(receivers=top["subscribers"])
     floor_local_us = floor()
-    log("5/7 join time")
+    log("5/8 join time")
     joins = join_time()
-    log("6/7 signalling fan-out")
+    log("6/8 signalling fan-out")
     fan = fanout()
-    log("7/7 recording cost beside aiortc's MediaRecorder")
+    log("7/8 recording cost beside aiortc's MediaRecorder")
     rec = recording()
+    log("8/8 captions: engines, latency, CPU per speaker, forwarding beside them")
+    cap = speech_bench.captions()
 
     base_top = max(base["steps"], key=lambda s: s["subscribers"])
     q = statistics.quantiles(joins, n=20, method="inclusive")
@@ -92,6 +106,8 @@ def main() -> None:
         "forwarding_steps": fwd["steps"],
         "baseline_steps": base["steps"],
         "join_ms": joins,
+        **speech_bench.keys(cap),
+        "captions": cap,
         "bench_seconds": time.monotonic() - started,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -123,6 +139,83 @@ def latency_row(
             )
         good = None
     return ("added latency at 50% of capacity", value, beside, "p99 < 10 ms at 50%", good)
+
+
+def _s(value: float | None, unit: str = " s") -> str:
+    return "n/a" if value is None else f"{value:.2f}{unit}"
+
+
+def caption_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, bool | None]]:
+    if "captions" not in r:
+        return []
+    p50, p95 = r["caption_final_latency_s_p50"], r["caption_final_latency_s_p95"]
+    interim = r["caption_first_interim_s_p50"]
+    ratio = r["captions_forwarding_ratio"]
+    return [
+        (
+            "caption word error rate (espeak-ng, 8 sentences)",
+            f"{r['caption_wer']:.3f} (Whisper tiny.en, RTF {r['caption_rtf']:.2f})",
+            f"Whisper base {r['caption_wer_base']:.3f} (RTF {r['caption_rtf_base']:.2f})",
+            "loosely bounded",
+            None if r["caption_wer"] is None else r["caption_wer"] <= 0.3,
+        ),
+        (
+            "final caption after the utterance ends",
+            f"p50 {_s(p50)}, p95 {_s(p95)}",
+            "1 speaker, at another participant",
+            "p50 < 1.0 s",
+            None if p50 is None else p50 < 1.0,
+        ),
+        (
+            "first interim text after speech starts",
+            f"p50 {_s(interim)}",
+            "1 speaker",
+            "p50 < 1.0 s",
+            None if interim is None else interim < 1.0,
+        ),
+        (
+            "speech worker CPU per concurrent speaker",
+            f"{r['caption_cpu_per_speaker']:.2f} of a core",
+            f"worker RSS {r['caption_worker_rss_mb']:.0f} MB (one model, one process)",
+            "≤ 0.3",
+            r["caption_cpu_per_speaker"] <= 0.3,
+        ),
+        (
+            "forwarding cost with captions running",
+            f"{_s(r['us_per_packet_with_captions'], ' µs')}",
+            f"without {_s(r['us_per_packet_without_captions'], ' µs')} (ratio {_s(ratio, '')})",
+            "unchanged within noise (≤ 1.1)",
+            None if ratio is None else ratio <= 1.1,
+        ),
+    ]
+
+
+def caption_section(r: dict[str, Any]) -> str:
+    if "captions" not in r:
+        return ""
+    rows = "\n".join(
+        f"| {lv['speakers']} | {lv['utterances']} | {lv['finals']} "
+        f"| {_s(lv['final_latency_s_p50'])} | {_s(lv['final_latency_s_p95'])} "
+        f"| {_s(lv['first_interim_s_p50'])} | {lv['worker_cpu_per_speaker']:.2f} "
+        f"| {lv['server_cpu_cores']:.3f} | {', '.join(f'{m:.0f}' for m in lv['worker_rss_mb'])} |"
+        for lv in r["captions"]["live"]
+    )
+    header = (
+        "| speakers | utterances | finals | final p50 | final p95 | first interim p50 "
+        "| worker CPU per speaker | server CPU (cores) | worker RSS (MB) |"
+    )
+    return f"""## Captions (espeak-ng speech through aiortc, the default engine, one worker)
+
+{header}
+|---|---|---|---|---|---|---|---|---|
+{rows}
+
+Each speaker says sentences with {1.2:.1f} s pauses; latencies are from the end (or
+start) of the sentence as sent to the first final (or any text) at another participant.
+The speech worker runs on the load core (`speech.cpus`), off the forwarding core; its
+CPU is the worker process's, the server's is the forwarding process's. The forwarding
+cost beside captions is a 100-subscriber step while two speakers talk in another room.
+"""
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -212,6 +305,7 @@ def markdown(r: dict[str, Any]) -> str:
             r["fanout_ratio_vs_bare"] <= 1.2,
         ),
         latency_row(r["latency_levels"], lat0),
+        *caption_rows(r),
     ]
     summary = "\n".join(
         f"| {name} | {value} | {beside} | {goal} | {ok(good)} |"
@@ -262,6 +356,7 @@ the load on a second server instead, the probe's p99 stays under 7 ms at 261 sub
 the tail is the loaded server's. Levels past the load generator's largest clean step
 ({r["max_downtracks_measured"]} subscribers in this run) are not a fair test.
 
+{caption_section(r)}
 ## MediaRelay baseline (decode once, VP8 re-encode per subscriber)
 
 | subscribers | server CPU | CPU-s/s per sub-stream | fps |
@@ -271,4 +366,9 @@ the tail is the loaded server's. Levels past the load generator's largest clean 
 
 
 if __name__ == "__main__":
-    render() if sys.argv[1:] == ["--render"] else main()
+    if sys.argv[1:] == ["--render"]:
+        render()
+    elif sys.argv[1:] == ["--captions"]:
+        captions_only()
+    else:
+        main()

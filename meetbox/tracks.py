@@ -113,10 +113,17 @@ class SpeechAudioTrack(MediaStreamTrack):
         self._current: np.ndarray | None = None
         self._offset = 0
         self._started = 0.0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
         self.said: list[tuple[float, float]] = []
 
     def say(self, samples: np.ndarray) -> None:
         self._queue.append(samples.astype(np.int16, copy=False))
+        self._quiet.clear()
+
+    async def finished(self) -> None:
+        """Until everything given to ``say`` has been sent."""
+        await self._quiet.wait()
 
     @property
     def speaking(self) -> bool:
@@ -135,6 +142,8 @@ class SpeechAudioTrack(MediaStreamTrack):
             if self._offset >= len(self._current):
                 self.said.append((self._started, time.time()))
                 self._current = None
+                if not self._queue:
+                    self._quiet.set()
         frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = AUDIO_RATE
         frame.pts = n * self._samples

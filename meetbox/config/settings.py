@@ -129,6 +129,9 @@ class SpeechSettings:
     workers: int = 1
     # CPU threads per worker for inference
     threads: int = 1
+    # the cores the workers run on (empty: the server's own); give them cores the
+    # forwarding does not use
+    cpus: tuple[int, ...] = ()
     # interim text at most this often (seconds) while someone speaks
     interim_interval: float = 1.0
     # an utterance ends after this much silence (seconds); one that runs longer than
@@ -322,6 +325,17 @@ def _to_str_tuple(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _to_int_tuple(value: Any) -> tuple[int, ...]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.strip("[]").split(",") if part.strip()]
+    if not isinstance(value, list | tuple):
+        raise ValueError(value)
+    numbers = tuple(int(v) for v in value if not isinstance(v, bool))
+    if len(numbers) != len(value) or any(n < 0 for n in numbers):
+        raise ValueError(value)
+    return numbers
+
+
 _CONVERTERS: dict[Any, Any] = {
     bool: _to_bool,
     int: _to_number(int),
@@ -329,6 +343,7 @@ _CONVERTERS: dict[Any, Any] = {
     str: _to_str,
     Path: lambda value: value if isinstance(value, Path) else Path(_to_str(value)),
     tuple[str, ...]: _to_str_tuple,
+    tuple[int, ...]: _to_int_tuple,
 }
 
 

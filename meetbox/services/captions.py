@@ -44,6 +44,7 @@ def engine_config(settings: Settings) -> EngineConfig:
     return EngineConfig(
         engine=speech.engine, model=speech.model, language=speech.language or "en",
         cache_dir=str(settings.server.data_dir / "models"), threads=speech.threads,
+        cpus=speech.cpus,
         http_url=speech.http_url, http_model=speech.http_model,
         http_api_key=speech.http_api_key, http_timeout=speech.http_timeout,
     )  # fmt: skip

@@ -55,6 +55,7 @@ class EngineConfig:
     language: str = "en"  # the model loaded at start
     cache_dir: str = ""
     threads: int = 1
+    cpus: tuple[int, ...] = ()  # the worker's CPU affinity (empty: inherited)
     http_url: str = ""
     http_model: str = "whisper-1"
     http_api_key: str = ""

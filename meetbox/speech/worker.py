@@ -13,6 +13,7 @@ retry_in)``, ``("engine-ok",)``, ``("bad-frames", id, count)``, ``("closed", id)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -149,6 +150,9 @@ class Worker:
 def serve(config: EngineConfig, inbox: Any, outbox: Any) -> None:
     """The worker process's entry point."""
     logging.basicConfig(level=logging.WARNING)
+    if config.cpus:
+        with contextlib.suppress(OSError, ValueError):
+            os.sched_setaffinity(0, set(config.cpus))
     try:
         Worker(config, inbox, outbox).serve()
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from meetbox.speech.espeak import speech
 from meetbox.tracks import SpeechAudioTrack
 from tests.api.conftest import Rest
 from tests.helpers import eventually, wait_async
-from tests.speech.words import word_error_rate
+from meetbox.speech.words import word_error_rate
 
 pytestmark = pytest.mark.timeout(120)
 

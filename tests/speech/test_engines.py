@@ -15,7 +15,7 @@ from meetbox.speech.stream import SpeechStream, StreamOptions, to_float
 from meetbox.speech.summary import ChatSummariser, Line, extractive, markdown
 from meetbox.speech.vad import UtteranceCutter
 from tests.speech.fakes import OpenAiLike, chat_json
-from tests.speech.words import word_error_rate
+from meetbox.speech.words import word_error_rate
 
 pytestmark = pytest.mark.timeout(120)
 

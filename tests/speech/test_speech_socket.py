@@ -15,7 +15,7 @@ from meetbox.auth.speech import issue_speech_token
 from meetbox.speech.espeak import speech
 from tests.api.conftest import Rest
 from tests.speech.test_captions import meeting_in_room
-from tests.speech.words import word_error_rate
+from meetbox.speech.words import word_error_rate
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,4 +1,4 @@
-"""Word error rate, as the speech tests and the benchmark count it."""
+"""Word error rate: how the tests and the benchmark score a speech engine."""
 
 from __future__ import annotations
 

@@ -1,0 +1,263 @@
+"""8. Captions: word error rate and real-time factor of the offline engines, then live
+captions in a pinned server (speech workers on the load core): caption latency, CPU and
+RSS per concurrent speaker, and the forwarding cost with the agent running beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from common import LOAD_CPU, log, meetbox_server, video_load, wait_server_idle
+
+from meetbox.auth.tokens import VideoGrant, mint_token
+from meetbox.client import Client
+from meetbox.loadtest import procstat
+from meetbox.loadtest.runner import run_load
+from meetbox.progress import ProgressBar
+from meetbox.speech.engines import WhisperEngine
+from meetbox.speech.espeak import speech
+from meetbox.speech.stream import to_float
+from meetbox.speech.words import word_error_rate
+from meetbox.tracks import SpeechAudioTrack
+
+SENTENCES = [
+    "the quarterly report is due on friday and maria will send it to the team",
+    "we decided to move the launch to next month after the test pass",
+    "please review the budget before the meeting on tuesday",
+    "john will call the customer about the new contract tomorrow",
+    "the server needs more memory and a faster disk",
+    "our sales grew by ten percent in the last quarter",
+    "can everyone see my screen now",
+    "let us take a short break and continue at three",
+]
+SPEAKERS = [1, 2, 4]
+LIVE_WINDOW = float(os.environ.get("BENCH_CAPTION_WINDOW", "24"))
+GAP = 1.2  # seconds of silence between one speaker's sentences
+FORWARD_SUBSCRIBERS = 100
+
+
+def offline() -> dict[str, Any]:
+    """WER and real-time factor of each bundled model, one thread, in this process."""
+    audio = [speech(s) for s in SENTENCES]
+    seconds = sum(len(a) for a in audio) / 16000
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for model in ("tiny.en", "base"):
+            engine = WhisperEngine(model, Path(cache))
+            engine.prepare("en")
+            errors, took = [], 0.0
+            for sentence, samples in zip(SENTENCES, audio, strict=True):
+                began = time.perf_counter()
+                heard = engine.transcribe(to_float(samples), "en")
+                took += time.perf_counter() - began
+                errors.append(word_error_rate(sentence, heard.text))
+            out[model] = {"wer": statistics.mean(errors), "rtf": took / seconds}
+            log(f"captions: {model}: WER {out[model]['wer']:.3f}, RTF {out[model]['rtf']:.3f}")
+    return out
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _speak(track: SpeechAudioTrack, clips: list[Any], until: float) -> None:
+    """Sentence after sentence, a pause between, until the window ends."""
+    i = 0
+    while time.monotonic() < until:
+        track.say(clips[i % len(clips)])
+        i += 1
+        await track.finished()
+        await asyncio.sleep(GAP)
+
+
+def _latencies(
+    track: SpeechAudioTrack, events: list[tuple[float, dict[str, Any]]]
+) -> tuple[list[float], list[float]]:
+    """Final: end of an utterance to its final segment; interim: its start to its first
+    text. Each segment is matched to the utterance it overlaps."""
+    finals, interims = [], []
+    for start, end in track.said:
+        mine = [(at, e) for at, e in events if at >= start]
+        final = next((at for at, e in mine if e["final"] and at >= end), None)
+        if final is not None and final - end < 10:
+            finals.append(final - end)
+        first = next((at for at, e in mine), None)
+        if first is not None and first - start < 10:
+            interims.append(first - start)
+    return finals, interims
+
+
+async def _live(url: str, key: str, secret: str, pid: int, speakers: int) -> dict[str, Any]:
+    room = f"captions-{speakers}"
+
+    def token(identity: str, host: bool = False) -> str:
+        grant = VideoGrant(room=room, room_join=True, room_admin=host)
+        return mint_token(key, secret, identity, grant, name=identity.title(), ttl=3600)
+
+    listener = Client(url, token("listener", True), room=room)
+    await listener.connect(timeout=30)
+    talkers, tracks = [], []
+    for i in range(speakers):
+        client = Client(url, token(f"speaker-{i}"), room=room)
+        await client.connect(timeout=30)
+        track = SpeechAudioTrack()
+        await client.publish(track)
+        talkers.append(client)
+        tracks.append(track)
+    await listener.send("start-transcript", {"language": "en"})
+    await listener.wait_for(lambda: listener.received("captions") or None, timeout=30)
+    workers = children(pid)
+    # warm: the model loaded and run once
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(procstat.cpu_seconds(w) for w in workers):  # noqa: ASYNC110
+        await asyncio.sleep(0.2)  # another process's CPU time: nothing to await
+    await asyncio.sleep(3)
+    events: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+
+    def on_transcript(data: dict[str, Any]) -> None:
+        events.setdefault(data["id"], []).append((time.time(), data))
+
+    listener.sio.on("transcript", on_transcript)
+    before = {w: procstat.cpu_seconds(w) or 0.0 for w in workers}
+    server_before = procstat.cpu_seconds(pid) or 0.0
+    began = time.monotonic()
+    clips = [speech(s, 48000) for s in SENTENCES]
+    until = began + LIVE_WINDOW
+    await asyncio.gather(*(_speak(t, clips[i:] + clips[:i], until) for i, t in enumerate(tracks)))
+    await asyncio.sleep(3)  # the last finals
+    elapsed = time.monotonic() - began
+    worker_cpu = sum((procstat.cpu_seconds(w) or 0.0) - before[w] for w in workers)
+    server_cpu = (procstat.cpu_seconds(pid) or 0.0) - server_before
+    finals: list[float] = []
+    interims: list[float] = []
+    for i, track in enumerate(tracks):
+        f, first = _latencies(track, events.get(f"speaker-{i}", []))
+        finals += f
+        interims += first
+    result = {
+        "speakers": speakers,
+        "utterances": sum(len(t.said) for t in tracks),
+        "finals": sum(1 for evs in events.values() for _, e in evs if e["final"]),
+        "final_latency_s_p50": statistics.median(finals) if finals else None,
+        "final_latency_s_p95": _p95(finals),
+        "first_interim_s_p50": statistics.median(interims) if interims else None,
+        "worker_cpu_per_speaker": worker_cpu / elapsed / speakers,
+        "server_cpu_cores": server_cpu / elapsed,
+        "worker_rss_mb": [round(rss_mb(w), 1) for w in workers],
+        "workers": len(workers),
+    }
+    for client in (*talkers, listener):
+        await client.close()
+    return result
+
+
+def _p95(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return values[0] if values else None
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def _forwarding(url: str, key: str, secret: str, pid: int, room: str) -> float | None:
+    spec = video_load(url, key, secret, pid, room, FORWARD_SUBSCRIBERS)
+    bar = ProgressBar(1.0, f"forwarding {FORWARD_SUBSCRIBERS} ({room})")
+    result = run_load(spec, lambda sample, done: bar.update(done, f"loss {sample.loss:.2%}"))
+    bar.close()
+    sent = result.window.expected
+    return (result.server_cpu_s or 0) / sent * 1e6 if sent else None
+
+
+async def _talking(url: str, key: str, secret: str, stop: asyncio.Event) -> None:
+    """Two speakers in a room of their own, captions on, talking until ``stop``."""
+    room = "captions-beside"
+    grant = partial(VideoGrant, room=room, room_join=True)
+    clients = []
+    for i in range(2):
+        token = mint_token(key, secret, f"talker-{i}", grant(room_admin=i == 0), ttl=3600)
+        client = Client(url, token, room=room)
+        await client.connect(timeout=30)
+        track = SpeechAudioTrack()
+        await client.publish(track)
+        clients.append((client, track))
+    await clients[0][0].send("start-transcript", {"language": "en"})
+    clips = [speech(s, 48000) for s in SENTENCES]
+    while not stop.is_set():
+        for _, track in clients:
+            if not track.speaking:
+                track.say(clips[int(time.time()) % len(clips)])
+        await asyncio.sleep(0.2)  # a sentence lasts seconds: looking 5 times a second
+    for client, _ in clients:
+        await client.close()
+
+
+def captions() -> dict[str, Any]:
+    results: dict[str, Any] = {"offline": offline()}
+    env = {"MEETBOX_SPEECH_CPUS": str(LOAD_CPU)}
+    with meetbox_server(env) as (url, key, secret, pid):
+        live = []
+        for n in SPEAKERS:
+            log(f"captions: {n} speaker(s), {LIVE_WINDOW:.0f} s")
+            live.append(asyncio.run(_live(url, key, secret, pid, n)))
+            log(json.dumps(live[-1]))
+        results["live"] = live
+        wait_server_idle(pid)
+        log("captions: forwarding cost without, then with, captions in another room")
+        results["us_per_packet_without"] = _forwarding(url, key, secret, pid, "fwd-plain")
+
+        async def beside() -> float | None:
+            stop = asyncio.Event()
+            talk = asyncio.create_task(_talking(url, key, secret, stop))
+            await asyncio.sleep(8)  # captions running, the model warm
+            loop = asyncio.get_running_loop()
+            measured = await loop.run_in_executor(
+                None, _forwarding, url, key, secret, pid, "fwd-captions"
+            )
+            stop.set()
+            await talk
+            return measured
+
+        wait_server_idle(pid, below=0.3)
+        results["us_per_packet_with"] = asyncio.run(beside())
+    return results
+
+
+def keys(c: dict[str, Any]) -> dict[str, Any]:
+    """The keys the issue names, from the section's measures."""
+    one = c["live"][0]
+    with_, without = c.get("us_per_packet_with"), c.get("us_per_packet_without")
+    return {
+        "caption_wer": c["offline"]["tiny.en"]["wer"],
+        "caption_wer_base": c["offline"]["base"]["wer"],
+        "caption_rtf": c["offline"]["tiny.en"]["rtf"],
+        "caption_rtf_base": c["offline"]["base"]["rtf"],
+        "caption_final_latency_s_p50": one["final_latency_s_p50"],
+        "caption_final_latency_s_p95": one["final_latency_s_p95"],
+        "caption_first_interim_s_p50": one["first_interim_s_p50"],
+        "caption_cpu_per_speaker": one["worker_cpu_per_speaker"],
+        "caption_worker_rss_mb": max(one["worker_rss_mb"] or [0]),
+        "us_per_packet_with_captions": with_,
+        "us_per_packet_without_captions": without,
+        "captions_forwarding_ratio": with_ / without if with_ and without else None,
+    }
