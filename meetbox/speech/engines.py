@@ -14,6 +14,7 @@ import secrets
 import urllib.error
 import urllib.request
 import wave
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +24,18 @@ import numpy as np
 from meetbox.speech.models import resolve_model
 
 SAMPLE_RATE = 16000
+HOP = 160  # samples per mel frame
+FULL_WINDOW = 3000  # frames: Whisper's 30 seconds
+WINDOW_STEP = 100  # frames: windows are whole seconds
+# frames: shorter windows make the decoder repeat itself and misjudge the language
+MIN_WINDOW = 1000
+# a decode that compresses better than this is repeating itself (faster-whisper uses 2.4
+# for 30-second windows; an utterance's few words compress less)
+MAX_COMPRESSION = 1.6
+PAD_FRAMES = 100  # a second of silence after the utterance, as Whisper's padding gives
+MAX_SECONDS = 30
+MAX_TOKENS = 440
+TOKENS_BASE, TOKENS_PER_SECOND = 16, 12  # a guard against a decoder that repeats itself
 # Whisper's own hints that a window held no speech: skip such segments (no "Thank you.")
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
@@ -98,22 +111,68 @@ class WhisperEngine:
         self.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), language)
 
     def transcribe(self, audio: np.ndarray, language: str) -> Transcription:
+        """One greedy decode over an encoder window sized to the utterance (CTranslate2
+        takes fewer than Whisper's 3000 frames): a 3-second utterance costs a fraction of
+        a 30-second window, which is what lets interim text come every second."""
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+
         model = self._model_for(language)
-        multilingual = bool(getattr(model, "model", None) and model.model.is_multilingual)
-        segments, info = model.transcribe(
-            audio,
-            language=(language or None) if multilingual else "en",
-            beam_size=1,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            vad_filter=False,  # meetbox's own detector has cut the utterance already
-        )
-        words = [
-            s.text.strip()
-            for s in segments
-            if not (s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOW_LOGPROB)
-        ]
-        return Transcription(" ".join(w for w in words if w), info.language or language)
+        audio = audio[: MAX_SECONDS * SAMPLE_RATE]
+        # the padding is silence as audio (its log-mel is not zeros), as Whisper pads
+        features = model.feature_extractor(audio, padding=FULL_WINDOW * HOP)
+        needed = -(-(len(audio) // HOP + PAD_FRAMES) // WINDOW_STEP) * WINDOW_STEP
+        multilingual = bool(model.model.is_multilingual)
+
+        def encode(frames: int) -> Any:
+            window = np.zeros((1, features.shape[0], frames), dtype=np.float32)
+            used = min(frames, features.shape[-1])
+            window[0, :, :used] = features[:, :used]
+            return model.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
+
+        if multilingual and not language:  # detected over Whisper's own window
+            language = model.model.detect_language(encode(FULL_WINDOW))[0][0][0].strip("<|>")
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, multilingual, task="transcribe",
+            language=(language or "en") if multilingual else None,
+        )  # fmt: skip
+        seconds = len(audio) / SAMPLE_RATE
+        short = min(FULL_WINDOW, max(MIN_WINDOW, needed))
+        for frames in dict.fromkeys((short, FULL_WINDOW)):
+            result = model.model.generate(
+                encode(frames),
+                [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
+                beam_size=1,
+                max_length=min(MAX_TOKENS, int(TOKENS_BASE + TOKENS_PER_SECOND * seconds)),
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=[-1],
+            )[0]
+            tokens = result.sequences_ids[0]
+            text = tokenizer.decode(tokens).strip()
+            # a decoder repeating itself over the short window: Whisper's full one instead
+            if not repeating(text):
+                break
+        logprob = result.scores[0] / (len(tokens) + 1)
+        if result.no_speech_prob > NO_SPEECH_PROB and logprob < LOW_LOGPROB:
+            return Transcription("", language)
+        return Transcription(text, language or "en")
+
+
+def compression_ratio(text: str) -> float:
+    """How much zlib shrinks ``text``: high for a decoder stuck repeating itself."""
+    data = text.encode()
+    return len(data) / max(1, len(zlib.compress(data))) if data else 0.0
+
+
+def repeating(text: str) -> bool:
+    """A decoder stuck in a loop: a word three times in a row, or text that compresses
+    like a repetition."""
+    words = text.lower().split()
+    if any(words[i] == words[i + 1] == words[i + 2] for i in range(len(words) - 2)):
+        return True
+    return compression_ratio(text) > MAX_COMPRESSION
 
 
 def wav_bytes(audio: np.ndarray) -> bytes:

@@ -55,7 +55,8 @@ def base(cache_dir: Path) -> Path:
 def resolve_model(model: str, language: str, cache_dir: Path) -> Path:
     """The directory of the model to use for ``language``."""
     if model == "auto":
-        model = "tiny.en" if not language or language.lower().startswith("en") else "base"
+        # English: tiny.en; any other language, or none named (detected): the multilingual base
+        model = "tiny.en" if language.lower().startswith("en") else "base"
     if model == "tiny.en":
         return tiny_en()
     if model == "base":

@@ -49,6 +49,12 @@ def test_data_dir_short_form() -> None:
             {"MEETBOX_RTC_KEYFRAME_REQUEST_MIN_INTERVAL": "5"},
             "keyframe_request_min_interval must be between 0 and",
         ),
+        ({"MEETBOX_SPEECH_ENGINE": "cloud"}, "speech.engine must be 'whisper' or 'http'"),
+        ({"MEETBOX_SPEECH_ENGINE": "http"}, "speech.http_url must be an http"),
+        ({"MEETBOX_SPEECH_CPUS": "1,x"}, "setting 'speech.cpus': '1,x' is not a valid tuple"),
+        ({"MEETBOX_SPEECH_WORKERS": "0"}, "speech.workers and speech.threads must be between"),
+        ({"MEETBOX_SPEECH_INTERIM_INTERVAL": "0.01"}, "speech.interim_interval must be"),
+        ({"MEETBOX_SPEECH_SUMMARY_ENGINE": "http"}, "speech.summary_url must be an http"),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:

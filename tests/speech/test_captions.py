@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from meetbox.speech.espeak import speech
+from meetbox.speech.words import word_error_rate
 from meetbox.tracks import SpeechAudioTrack
 from tests.api.conftest import Rest
 from tests.helpers import eventually, wait_async
-from meetbox.speech.words import word_error_rate
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -147,3 +147,19 @@ async def test_captions_carry_the_speakers_name_and_fill_the_transcript(rest: Re
         room = server.room(room_id)
         assert room is not None and "transcriber" not in room.agents
         assert not any(up.taps for up in room.router.uptracks.values())
+
+
+async def test_a_meeting_with_transcript_enabled_starts_its_captions_with_its_room(
+    rest: Rest,
+) -> None:
+    server = rest.server
+    room_id, meeting, _ = await meeting_in_room(rest, "Standup", transcript=True)
+    async with server.client(room_id, "carl", name="Carl") as carl:
+        state = await carl.wait_for(lambda: carl.received("captions") or None, timeout=15)
+        assert state[0]["state"] == "active" and state[0]["by"] == "meeting"
+        assert state[0]["meetingId"] == meeting
+        room = server.room(room_id)
+        assert room is not None and "transcriber" in room.agents
+        # a second participant does not start a second agent
+        async with server.client(room_id, "dora"):
+            assert len(await rest.store.dispatches.find({"roomId": room_id})) == 1

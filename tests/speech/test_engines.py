@@ -14,8 +14,8 @@ from meetbox.speech.espeak import speech
 from meetbox.speech.stream import SpeechStream, StreamOptions, to_float
 from meetbox.speech.summary import ChatSummariser, Line, extractive, markdown
 from meetbox.speech.vad import UtteranceCutter
-from tests.speech.fakes import OpenAiLike, chat_json
 from meetbox.speech.words import word_error_rate
+from tests.speech.fakes import OpenAiLike, chat_json
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,6 +50,8 @@ def test_whisper_transcribes_english_and_the_multilingual_model_french(tmp_path:
     heard = engine.transcribe(to_float(speech(french, voice="fr")), "fr")
     assert heard.language == "fr"
     assert word_error_rate(french, heard.text) <= 0.6, heard.text
+    detected = engine.transcribe(to_float(speech(french, voice="fr")), "")
+    assert detected.language == "fr" and detected.text == heard.text
     assert (tmp_path / "whisper-base" / "model.bin").stat().st_size > 100_000_000
 
 

@@ -82,13 +82,23 @@ async def test_a_speaker_who_leaves_mid_sentence_still_gets_her_final() -> None:
             assert running is not None
             await running.captions.pool.wait_ready(60)
             voice.say(speech(SENTENCE, 48000))
-            # she goes while still speaking (the sentence lasts about 4.5 s)
+            # she goes while still speaking (the sentence lasts about 4.5 s), once "report"
+            # was heard (about a second in)
             await bob.wait_for(
-                lambda: [e for e in bob.received("transcript") if e["id"] == "alice"] or None, 20
+                lambda: (
+                    [
+                        e
+                        for e in bob.received("transcript")
+                        if e["id"] == "alice" and "report" in e["msg"].lower()
+                    ]
+                    or None
+                ),
+                20,
             )
             await alice.close()
             said = await bob.wait_for(lambda: finals(bob, "alice") or None, 20)
-            assert said[0]["username"] == "Alice" and "quarterly" in said[0]["msg"].lower()
+            assert said[0]["username"] == "Alice" and "report" in said[0]["msg"].lower()
+            assert not said[0]["msg"].lower().endswith("to the team.")  # cut short
             room = server.room("leave")
             assert room is not None
             agent = room.agents["transcriber"]

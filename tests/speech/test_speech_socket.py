@@ -13,9 +13,9 @@ import pytest
 
 from meetbox.auth.speech import issue_speech_token
 from meetbox.speech.espeak import speech
+from meetbox.speech.words import word_error_rate
 from tests.api.conftest import Rest
 from tests.speech.test_captions import meeting_in_room
-from meetbox.speech.words import word_error_rate
 
 pytestmark = pytest.mark.timeout(120)
 
