@@ -214,7 +214,8 @@ Each speaker says sentences with {1.2:.1f} s pauses; latencies are from the end 
 start) of the sentence as sent to the first final (or any text) at another participant.
 The speech worker runs on the load core (`speech.cpus`), off the forwarding core; its
 CPU is the worker process's, the server's is the forwarding process's. The forwarding
-cost beside captions is a 100-subscriber step while two speakers talk in another room.
+cost beside captions is a 200-subscriber step while two speakers talk in another room,
+measured with their captions off, on, and off again (the two "off" averaged).
 """
 
 
