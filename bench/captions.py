@@ -250,7 +250,7 @@ def captions() -> dict[str, Any]:
             talkers = Talkers(url, key, secret)
             await talkers.start()
             loop = asyncio.get_running_loop()
-            measured = []
+            measured: list[float | None] = []
             for on in (False, True, False):
                 if on:
                     await talkers.captions(True)
