@@ -40,6 +40,7 @@ SENTENCES = [
 SPEAKERS = [1, 2, 4]
 LIVE_WINDOW = float(os.environ.get("BENCH_CAPTION_WINDOW", "24"))
 GAP = 1.2  # seconds of silence between one speaker's sentences
+VOICE_LEVEL = 300  # int16: quieter samples at a clip's ends are its padding
 FORWARD_SUBSCRIBERS = 200
 
 
@@ -86,24 +87,40 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def _speak(track: SpeechAudioTrack, clips: list[Any], until: float) -> None:
+def voice_bounds(clip: Any) -> tuple[float, float]:
+    """Seconds of silence before and after the voice in a clip (espeak-ng pads about
+    0.05 s before and 0.4 s after): latencies count from the voice, not the clip."""
+    loud = (abs(clip.astype("int32")) > VOICE_LEVEL).nonzero()[0]
+    if not len(loud):
+        return 0.0, 0.0
+    return loud[0] / 48000, (len(clip) - loud[-1]) / 48000
+
+
+async def _speak(
+    track: SpeechAudioTrack, clips: list[Any], until: float, bounds: list[tuple[float, float]]
+) -> None:
     """Sentence after sentence, a pause between, until the window ends."""
     i = 0
     while time.monotonic() < until:
-        track.say(clips[i % len(clips)])
+        clip = clips[i % len(clips)]
+        bounds.append(voice_bounds(clip))
+        track.say(clip)
         i += 1
         await track.finished()
         await asyncio.sleep(GAP)
 
 
 def _latencies(
-    track: SpeechAudioTrack, events: list[tuple[float, dict[str, Any]]]
+    track: SpeechAudioTrack,
+    bounds: list[tuple[float, float]],
+    events: list[tuple[float, dict[str, Any]]],
 ) -> tuple[list[float], list[float]]:
-    """Final: end of an utterance to its final segment; interim: its start to its first
-    text. Each segment is matched to the utterance it overlaps."""
+    """Final: the end of the voice of an utterance to its final segment; interim: the
+    start of its voice to its first text."""
     finals, interims = [], []
-    for start, end in track.said:
-        mine = [(at, e) for at, e in events if at >= start]
+    for (sent, done), (lead, trail) in zip(track.said, bounds, strict=False):
+        start, end = sent + lead, done - trail
+        mine = [(at, e) for at, e in events if at >= sent]
         final = next((at for at, e in mine if e["final"] and at >= end), None)
         if final is not None and final - end < 10:
             finals.append(final - end)
@@ -149,7 +166,10 @@ async def _live(url: str, key: str, secret: str, pid: int, speakers: int) -> dic
     began = time.monotonic()
     clips = [speech(s, 48000) for s in SENTENCES]
     until = began + LIVE_WINDOW
-    await asyncio.gather(*(_speak(t, clips[i:] + clips[:i], until) for i, t in enumerate(tracks)))
+    bounds: list[list[tuple[float, float]]] = [[] for _ in tracks]
+    await asyncio.gather(
+        *(_speak(t, clips[i:] + clips[:i], until, bounds[i]) for i, t in enumerate(tracks))
+    )
     await asyncio.sleep(3)  # the last finals
     elapsed = time.monotonic() - began
     worker_cpu = sum((procstat.cpu_seconds(w) or 0.0) - before[w] for w in workers)
@@ -157,7 +177,7 @@ async def _live(url: str, key: str, secret: str, pid: int, speakers: int) -> dic
     finals: list[float] = []
     interims: list[float] = []
     for i, track in enumerate(tracks):
-        f, first = _latencies(track, events.get(f"speaker-{i}", []))
+        f, first = _latencies(track, bounds[i], events.get(f"speaker-{i}", []))
         finals += f
         interims += first
     result = {

@@ -210,8 +210,9 @@ def caption_section(r: dict[str, Any]) -> str:
 |---|---|---|---|---|---|---|---|---|
 {rows}
 
-Each speaker says sentences with {1.2:.1f} s pauses; latencies are from the end (or
-start) of the sentence as sent to the first final (or any text) at another participant.
+Each speaker says sentences with 1.2 s pauses; latencies are from the end (or start) of
+the voice in the sentence as sent (espeak-ng's padding of silence left out) to the first
+final (or any text) at another participant.
 The speech worker runs on the load core (`speech.cpus`), off the forwarding core; its
 CPU is the worker process's, the server's is the forwarding process's. The forwarding
 cost beside captions is a 200-subscriber step while two speakers talk in another room,

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 PATH = "/api/speech"
 API = web.AppKey("meetbox-api", Api)
+OPEN = web.AppKey("meetbox-speech-streams", dict[str, int])  # open streams by token subject
+MAX_STREAMS_PER_SUBJECT = 4
 START_TIMEOUT = 5.0
 IDLE_TIMEOUT = 60.0
 FASTER_THAN_REAL_TIME = 4.0  # audio may come this much faster than it is spoken, not more
@@ -107,6 +109,7 @@ async def speech_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=20.0)
     await ws.prepare(request)
     handle = None
+    subject = ""
     try:
         source: dict[str, Any] = dict(request.query)
         if "token" not in source:
@@ -118,6 +121,10 @@ async def speech_socket(request: web.Request) -> web.StreamResponse:
             raise Refused(CODES.get(exc.code, 4401), exc.message) from None
         if claims.get("scope") != ["speech"]:
             raise Refused(4403, "this token does not grant speech")
+        subject = str(claims["sub"])
+        streams = request.app[OPEN]
+        if streams.get(subject, 0) >= MAX_STREAMS_PER_SUBJECT:
+            raise Refused(4429, f"at most {MAX_STREAMS_PER_SUBJECT} speech streams at once")
         language = params["language"] or api.settings.speech.language
         loop = asyncio.get_running_loop()
         outgoing: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=1000)
@@ -145,6 +152,7 @@ async def speech_socket(request: web.Request) -> web.StreamResponse:
 
         options = stream_options(api.settings, params["format"], language)
         handle = api.speech.open(options, on_result)
+        streams[subject] = streams.get(subject, 0) + 1
 
         async def send_results() -> None:
             while (item := await outgoing.get()) is not None:
@@ -187,9 +195,15 @@ async def speech_socket(request: web.Request) -> web.StreamResponse:
     finally:
         if handle is not None:
             handle.close()
+            left = request.app[OPEN].get(subject, 1) - 1
+            if left > 0:
+                request.app[OPEN][subject] = left
+            else:
+                request.app[OPEN].pop(subject, None)
     return ws
 
 
 def mount(app: web.Application, api: Api) -> None:
     app[API] = api
+    app[OPEN] = {}
     app.router.add_get(PATH, speech_socket)

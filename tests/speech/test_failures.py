@@ -153,3 +153,31 @@ async def test_a_killed_speech_worker_is_started_again() -> None:
             voice.say(speech(SENTENCE, 48000))
             said = await alice.wait_for(lambda: finals(alice, "alice") or None, 30)
             assert "quarterly" in said[0]["msg"].lower()
+
+
+async def test_a_later_speaker_is_picked_up_and_a_muted_one_costs_nothing() -> None:
+    async with EmbeddedServer() as server:
+        running = server.server
+        assert running is not None
+        bob = server.client("later", "bob", name="Bob")
+        async with bob:
+            await start_captions(server, "later", bob)  # nobody speaks yet
+            alice = server.client("later", "alice", name="Alice")
+            async with alice:
+                voice = SpeechAudioTrack()
+                track_sid = await alice.publish(voice)
+                room = server.room("later")
+                assert room is not None
+                await eventually(lambda: any(up.taps for up in room.router.uptracks.values()))
+                await running.captions.pool.wait_ready(60)
+                await alice.set_muted(track_sid, True)
+                (up,) = [u for u in room.router.uptracks.values() if u.kind == "audio"]
+                (tap,) = up.taps
+                handle = tap.handle  # type: ignore[attr-defined]
+                voice.say(speech(SENTENCE, 48000))
+                await voice.finished()
+                assert not handle._batch and not bob.received("transcript")
+                await alice.set_muted(track_sid, False)
+                voice.say(speech(SENTENCE, 48000))
+                said = await bob.wait_for(lambda: finals(bob, "alice") or None, 30)
+                assert said[0]["username"] == "Alice" and "report" in said[0]["msg"].lower()

@@ -127,3 +127,23 @@ async def test_garbage_frames_are_reported_and_a_flood_is_cut(rest: Rest) -> Non
             await ws.send_bytes(b"\x00\x00" * 1600)
         await messages_until_closed(ws)
         assert ws.close_code == 4429
+
+
+async def test_one_user_opens_at_most_four_streams_at_once(rest: Rest) -> None:
+    _, meeting, host_token = await meeting_in_room(rest, "Many")
+    token = await speech_token(rest, meeting, host_token)
+    url = ws_url(rest, token=token, meetingId=meeting)
+    sockets = []
+    try:
+        for _ in range(4):
+            ws = await rest.session.ws_connect(url)
+            assert (await ws.receive_json(timeout=10))["type"] == "ready"
+            sockets.append(ws)
+        code, why = await close_of(rest, url)
+        assert code == 4429 and "at most 4" in why
+        await sockets.pop().close()
+        async with rest.session.ws_connect(url) as again:  # one closed: one may open
+            assert (await again.receive_json(timeout=10))["type"] == "ready"
+    finally:
+        for ws in sockets:
+            await ws.close()
