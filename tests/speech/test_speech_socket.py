@@ -147,3 +147,41 @@ async def test_one_user_opens_at_most_four_streams_at_once(rest: Rest) -> None:
     finally:
         for ws in sockets:
             await ws.close()
+
+
+def opus_packets(pcm48: Any) -> list[bytes]:
+    """20 ms Opus packets of int16 mono 48 kHz samples (PyAV's libopus)."""
+    import fractions
+
+    import av
+
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate = 48000  # type: ignore[attr-defined]
+    encoder.layout = "mono"  # type: ignore[attr-defined]
+    encoder.format = "s16"  # type: ignore[attr-defined]
+    encoder.bit_rate = 32000
+    encoder.time_base = fractions.Fraction(1, 48000)
+    packets = []
+    for i in range(0, len(pcm48) - 960, 960):
+        frame = av.AudioFrame.from_ndarray(pcm48[i : i + 960].reshape(1, -1), "s16", "mono")
+        frame.sample_rate = 48000
+        frame.pts = i
+        packets += [bytes(p) for p in encoder.encode(frame)]  # type: ignore[attr-defined]
+    return packets
+
+
+async def test_streamed_opus_packets_come_back_as_text(rest: Rest) -> None:
+    _, meeting, host_token = await meeting_in_room(rest, "Opus call")
+    token = await speech_token(rest, meeting, host_token)
+    url = ws_url(rest, token=token, meetingId=meeting, format="opus", language="en")
+    packets = opus_packets(speech(SENTENCE, 48000))
+    async with rest.session.ws_connect(url) as ws:
+        assert (await ws.receive_json(timeout=10))["format"] == "opus"
+        for i, packet in enumerate(packets):
+            await ws.send_bytes(packet)
+            if i % 5 == 4:
+                await asyncio.sleep(0.1)  # real time: five 20 ms packets each 100 ms
+        await ws.send_str(json.dumps({"type": "end"}))
+        got = await messages_until_closed(ws)
+    finals = [m for m in got if m["type"] == "final"]
+    assert len(finals) == 1 and word_error_rate(SENTENCE, finals[0]["text"]) <= 0.35, got
