@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import socketio
@@ -181,7 +182,9 @@ class SignallingServer:
             raise _refused(MeetboxError("internal error")) from None
         self.sessions[sid] = (room, participant)
         self._observing.spawn(
-            self._observe(self.observer.joined(self._presence(room, participant), rules, info))
+            self._observe(
+                partial(self.observer.joined, self._presence(room, participant), rules, info)
+            )
         )
         await self.sio.enter_room(sid, room.name)
         self._tasks.spawn(self._welcome(sid, room, participant))
@@ -242,10 +245,11 @@ class SignallingServer:
 
     def _room_closed(self, room: Room) -> None:
         self.rooms.remove(room)
-        self._observing.spawn(self._observe(self.observer.closed(room.name, room.sid)))
+        self._observing.spawn(self._observe(partial(self.observer.closed, room.name, room.sid)))
 
     def _left(self, room: Room, participant: Participant) -> None:
-        self._observing.spawn(self._observe(self.observer.left(self._presence(room, participant))))
+        presence = self._presence(room, participant)
+        self._observing.spawn(self._observe(partial(self.observer.left, presence)))
         if not participant.hidden and not room.closed:
             self._tasks.spawn(self.presence.announce_view_count(room))
 
@@ -256,9 +260,11 @@ class SignallingServer:
         )
 
     @staticmethod
-    async def _observe(call: Awaitable[None]) -> None:
+    async def _observe(call: Callable[[], Awaitable[None]]) -> None:
+        """Runs an observer call; made only once the task runs, so that a task cancelled
+        before it starts (at shutdown) leaves no coroutine that was never awaited."""
         try:
-            await call
+            await call()
         except Exception:
             # the observer records; a failure there must not disturb the room
             logger.exception("room observer failed")

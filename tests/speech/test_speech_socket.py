@@ -156,9 +156,9 @@ def opus_packets(pcm48: Any) -> list[bytes]:
     import av
 
     encoder = av.CodecContext.create("libopus", "w")
-    encoder.sample_rate = 48000  # type: ignore[attr-defined]
-    encoder.layout = "mono"  # type: ignore[attr-defined]
-    encoder.format = "s16"  # type: ignore[attr-defined]
+    encoder.sample_rate = 48000
+    encoder.layout = "mono"
+    encoder.format = "s16"
     encoder.bit_rate = 32000
     encoder.time_base = fractions.Fraction(1, 48000)
     packets = []
@@ -166,7 +166,7 @@ def opus_packets(pcm48: Any) -> list[bytes]:
         frame = av.AudioFrame.from_ndarray(pcm48[i : i + 960].reshape(1, -1), "s16", "mono")
         frame.sample_rate = 48000
         frame.pts = i
-        packets += [bytes(p) for p in encoder.encode(frame)]  # type: ignore[attr-defined]
+        packets += [bytes(p) for p in encoder.encode(frame)]
     return packets
 
 
