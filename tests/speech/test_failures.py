@@ -29,6 +29,14 @@ def finals(client: Client, identity: str) -> list[dict[str, Any]]:
     return [e for e in client.received("transcript") if e.get("final") and e.get("id") == identity]
 
 
+async def speaking(server: EmbeddedServer, room: str, alice: Client) -> SpeechAudioTrack:
+    """Alice's microphone published and the room's captions started."""
+    voice = SpeechAudioTrack()
+    await alice.publish(voice)
+    await start_captions(server, room, alice)
+    return voice
+
+
 async def start_captions(server: EmbeddedServer, room: str, alice: Client) -> None:
     running = server.server
     assert running is not None
@@ -44,9 +52,7 @@ async def test_an_engine_that_is_down_is_reported_and_its_return_announced() -> 
         alice = server.client("down", "alice", name="Alice")
         bob = server.client("down", "bob", name="Bob")
         async with alice, bob:
-            voice = SpeechAudioTrack()
-            await alice.publish(voice)
-            await start_captions(server, "down", alice)
+            voice = await speaking(server, "down", alice)
             voice.say(speech(SENTENCE, 48000))
             error = await bob.wait_for(
                 lambda: next((s for s in states(bob) if s["state"] == "error"), None), 30
@@ -75,29 +81,32 @@ async def test_a_speaker_who_leaves_mid_sentence_still_gets_her_final() -> None:
         bob = server.client("leave", "bob", name="Bob")
         async with bob:
             await alice.connect()
-            voice = SpeechAudioTrack()
-            await alice.publish(voice)
-            await start_captions(server, "leave", alice)
+            voice = await speaking(server, "leave", alice)
             running = server.server
             assert running is not None
             await running.captions.pool.wait_ready(60)
             voice.say(speech(SENTENCE, 48000))
-            # she goes while still speaking (the sentence lasts about 4.5 s), once "report"
-            # was heard (about a second in)
-            await bob.wait_for(
-                lambda: (
-                    [
-                        e
-                        for e in bob.received("transcript")
-                        if e["id"] == "alice" and "report" in e["msg"].lower()
-                    ]
-                    or None
-                ),
-                20,
-            )
+            # she goes while still speaking (the sentence lasts about 4.5 s), once three
+            # words were heard (about a second in)
+            try:
+                await bob.wait_for(
+                    lambda: (
+                        [
+                            e
+                            for e in bob.received("transcript")
+                            if e["id"] == "alice" and len(e["msg"].split()) >= 3
+                        ]
+                        or None
+                    ),
+                    30,
+                )
+            except TimeoutError:
+                raise AssertionError(
+                    f"heard {bob.received('transcript')}; captions {states(bob)}"
+                ) from None
             await alice.close()
             said = await bob.wait_for(lambda: finals(bob, "alice") or None, 20)
-            assert said[0]["username"] == "Alice" and "report" in said[0]["msg"].lower()
+            assert said[0]["username"] == "Alice" and "quarter" in said[0]["msg"].lower()
             assert not said[0]["msg"].lower().endswith("to the team.")  # cut short
             room = server.room("leave")
             assert room is not None
@@ -112,9 +121,7 @@ async def test_a_room_that_closes_while_the_agent_works_leaves_nothing_behind() 
         assert running is not None
         alice = server.client("closing", "alice", name="Alice")
         async with alice:
-            voice = SpeechAudioTrack()
-            await alice.publish(voice)
-            await start_captions(server, "closing", alice)
+            voice = await speaking(server, "closing", alice)
             room = server.room("closing")
             assert room is not None
             voice.say(speech(SENTENCE, 48000))
@@ -134,9 +141,7 @@ async def test_a_killed_speech_worker_is_started_again() -> None:
         assert running is not None
         alice = server.client("kill", "alice", name="Alice")
         async with alice:
-            voice = SpeechAudioTrack()
-            await alice.publish(voice)
-            await start_captions(server, "kill", alice)
+            voice = await speaking(server, "kill", alice)
             pool = running.captions.pool
             await pool.wait_ready(60)
             (pid,) = pool.pids()

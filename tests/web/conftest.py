@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +35,25 @@ if not os.path.exists(CHROMIUM) and os.environ.get("MEETBOX_SKIP_BROWSER") != "1
     )
 
 
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[object]:
+@asynccontextmanager
+async def chromium(*extra: str) -> AsyncIterator[object]:
+    """Headless Chromium with the tests' flags, and ``extra`` ones."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        instance = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        instance = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*ARGS, *extra]
+        )
         try:
             yield instance
         finally:
             await instance.close()
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[object]:
+    async with chromium() as instance:
+        yield instance
 
 
 VIDEO_STATE = """

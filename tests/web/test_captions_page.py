@@ -16,7 +16,7 @@ from meetbox.server import EmbeddedServer
 from meetbox.speech.espeak import speech
 from tests.api.conftest import Rest
 from tests.speech.test_captions import meeting_in_room
-from tests.web.conftest import ARGS, ARTIFACTS, CHROMIUM, browser_marks
+from tests.web.conftest import ARTIFACTS, browser_marks, chromium
 
 pytestmark = browser_marks(150)
 
@@ -26,8 +26,6 @@ SAID = "please review the budget before the meeting on tuesday"
 @pytest_asyncio.fixture
 async def speaking_browser(tmp_path: Path) -> AsyncIterator[object]:
     """Chromium whose fake microphone says SAID, then a second of silence, over and over."""
-    from playwright.async_api import async_playwright
-
     samples = np.concatenate([speech(SAID, 48000), np.zeros(48000, np.int16)])
     path = tmp_path / "said.wav"
     with wave.open(str(path), "wb") as out:
@@ -35,13 +33,8 @@ async def speaking_browser(tmp_path: Path) -> AsyncIterator[object]:
         out.setsampwidth(2)
         out.setframerate(48000)
         out.writeframes(samples.tobytes())
-    args = [*ARGS, f"--use-file-for-fake-audio-capture={path}"]
-    async with async_playwright() as pw:
-        instance = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        try:
-            yield instance
-        finally:
-            await instance.close()
+    async with chromium(f"--use-file-for-fake-audio-capture={path}") as instance:
+        yield instance
 
 
 async def test_captions_with_names_in_the_page_then_transcript_and_summary(
