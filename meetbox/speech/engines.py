@@ -214,17 +214,25 @@ def multipart(
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def post(request: urllib.request.Request, timeout: float, what: str) -> dict[str, Any]:
-    """POST and read a JSON object; every failure an :class:`EngineError` saying what."""
+def fetch(
+    request: urllib.request.Request, timeout: float, what: str, limit: int = 4 * 1024 * 1024
+) -> bytes:
+    """Send and read the reply's body; every failure an :class:`EngineError` saying what."""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
-            body = reply.read(4 * 1024 * 1024)
+            body: bytes = reply.read(limit)
+            return body
     except urllib.error.HTTPError as exc:
         detail = exc.read(300).decode("utf-8", "replace").strip()
         raise EngineError(f"{what} answered HTTP {exc.code}: {detail or exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise EngineError(f"{what} is unreachable: {reason}") from None
+
+
+def post(request: urllib.request.Request, timeout: float, what: str) -> dict[str, Any]:
+    """POST and read a JSON object; every failure an :class:`EngineError` saying what."""
+    body = fetch(request, timeout, what)
     try:
         data = json.loads(body)
     except ValueError:

@@ -1,6 +1,7 @@
 """A server the tests start that speaks the documented OpenAI-compatible API (the one
 faster-whisper-server, whisper.cpp's server, vLLM, Ollama and llama.cpp's server speak):
-``POST /v1/audio/transcriptions`` (multipart) and ``POST /v1/chat/completions`` (JSON)."""
+``POST /v1/audio/transcriptions`` (multipart), ``POST /v1/chat/completions`` (JSON) and
+``POST /v1/audio/speech`` (JSON in, WAV out); and LibreTranslate's ``POST /translate``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import unused_port
+
+from meetbox.speech.espeak import synthesise
 
 
 @dataclass
@@ -32,6 +35,10 @@ class OpenAiLike:
     chats: list[dict[str, Any]] = field(default_factory=list)
     chat_reply: str = "{}"
     fail_with: int = 0
+    # LibreTranslate: (source, target, text) -> translation
+    dictionary: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    translations: list[dict[str, Any]] = field(default_factory=list)
+    speeches: list[dict[str, Any]] = field(default_factory=list)
     runner: web.AppRunner | None = None
 
     @property
@@ -70,10 +77,33 @@ class OpenAiLike:
             }
         )  # fmt: skip
 
+    async def libretranslate(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.translations.append(body)
+        found = self.dictionary.get((body["source"], body["target"], body["q"]))
+        if found is None:
+            return web.json_response({"error": "unsupported language pair"}, status=400)
+        return web.json_response({"translatedText": found})
+
+    async def speech(self, request: web.Request) -> web.Response:
+        """OpenAI's /v1/audio/speech, spoken here by espeak-ng in the voice asked for."""
+        body = await request.json()
+        self.speeches.append(body)
+        samples, rate = synthesise(body["input"], body["voice"])
+        out = io.BytesIO()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(samples.tobytes())
+        return web.Response(body=out.getvalue(), content_type="audio/wav")
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/audio/transcriptions", self.transcribe)
         app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/translate", self.libretranslate)
+        app.router.add_post("/v1/audio/speech", self.speech)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
