@@ -67,7 +67,7 @@ class MeetboxServer:
         )
         self.signalling.captions = self.captions
         # a meeting with transcriptEnabled starts its captions when its room starts
-        self.signalling.observer = ObserverChain(sessions, self.captions)
+        self.signalling.observer = ObserverChain(sessions, self.captions, self.api.translations)
         self.app = create_app(vendor_dir or REPO_NODE_MODULES, self.api)
         self.signalling.attach(self.app)
         self._runner: web.AppRunner | None = None

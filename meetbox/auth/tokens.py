@@ -108,7 +108,10 @@ def mint_token(
     metadata: str = "",
     ttl: float = 6 * 3600,
     now: float | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
+    """A room access token; ``extra`` adds claims of meetbox's own (a translation
+    session's permissions), which LiveKit's SDKs ignore."""
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "iss": api_key,
@@ -121,6 +124,8 @@ def mint_token(
         claims["name"] = name
     if metadata:
         claims["metadata"] = metadata
+    for key, value in (extra or {}).items():
+        claims.setdefault(key, value)
     return jwt.encode(claims, api_secret, algorithm=ALGORITHM)
 
 

@@ -138,6 +138,12 @@ class SpeechSettings:
     # max_utterance is cut there
     end_silence: float = 0.35
     max_utterance: float = 12.0
+    # translation sessions: "" (none: sessions transcribe and say no engine is configured),
+    # "chat" (OpenAI-compatible /v1/chat/completions), "libretranslate", "argos"
+    translation_engine: str = ""
+    translation_url: str = ""
+    translation_model: str = ""
+    translation_api_key: str = ""
     # summaries: "extractive" (offline) or "http" (OpenAI-compatible /v1/chat/completions)
     summary_engine: str = "extractive"
     summary_url: str = ""
@@ -203,6 +209,14 @@ class Settings:
             raise ValueError(f"speech.engine must be 'whisper' or 'http', not {speech.engine!r}")
         if speech.engine == "http" and not speech.http_url.startswith(("http://", "https://")):
             raise ValueError("speech.http_url must be an http(s) URL when speech.engine is 'http'")
+        if speech.translation_engine not in ("", "chat", "libretranslate", "argos"):
+            raise ValueError(
+                "speech.translation_engine must be '', 'chat', 'libretranslate' or 'argos'"
+            )
+        if speech.translation_engine in ("chat", "libretranslate") and not (
+            speech.translation_url.startswith(("http://", "https://"))
+        ):
+            raise ValueError("speech.translation_url must be an http(s) URL for that engine")
         if speech.summary_engine not in ("extractive", "http"):
             raise ValueError("speech.summary_engine must be 'extractive' or 'http'")
         if speech.summary_engine == "http" and not speech.summary_url.startswith(

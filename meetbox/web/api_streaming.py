@@ -18,6 +18,7 @@ from meetbox.errors import (
 )
 from meetbox.rtc.observer import CaptionControl
 from meetbox.store import Store, is_id, now_iso
+from meetbox.web import translation_socket
 from meetbox.web.replies import BOOLEAN, ID, STRING, array, obj, replies
 from meetbox.web.routing import Ctx, Reply, RouteTable
 from meetbox.web.schema import LANGUAGE_CODE, SAFE_ID, Field, Obj, validate
@@ -51,6 +52,9 @@ COUNTS = Obj(
     {
         "publisher_count": Field("integer", required=True, minimum=0, maximum=50),
         "subscriber_count": Field("integer", required=True, minimum=0, maximum=500),
+        "source_language": Field(
+            "string", pattern=LANGUAGE_CODE, description="what the publishers speak"
+        ),
     }
 )
 
@@ -119,19 +123,23 @@ async def streaming_session(ctx: Ctx) -> web.Response:
     subscriber = VideoGrant(
         room=name, room_join=True, can_publish=False, can_subscribe=True, can_publish_data=True
     )
+    # the session's pipeline: its agent starts when the room does
+    ctx.api.translations.create(name, STREAM_TOKEN_TTL, counts.get("source_language", ""))
     base = ctx.api.base_url(ctx.request)
+
+    def tokens(role: str, grant: VideoGrant, count: int) -> list[str]:
+        extra = translation_socket.permissions_of(role)
+        return [
+            mint_token(key, api_secret, f"{role}-{i}", grant, ttl=STREAM_TOKEN_TTL, extra=extra)
+            for i in range(count)
+        ]
+
     data = {
-        "publisher": [
-            mint_token(key, api_secret, f"publisher-{i}", publisher, ttl=STREAM_TOKEN_TTL)
-            for i in range(counts["publisher_count"])
-        ],
-        "subscriber": [
-            mint_token(key, api_secret, f"subscriber-{i}", subscriber, ttl=STREAM_TOKEN_TTL)
-            for i in range(counts["subscriber_count"])
-        ],
+        "publisher": tokens("publisher", publisher, counts["publisher_count"]),
+        "subscriber": tokens("subscriber", subscriber, counts["subscriber_count"]),
         "room_name": name,
         "stream_url": base,
-        "control_url": base.replace("http", "ws", 1) + "/socket.io/",
+        "control_url": base.replace("http", "ws", 1) + translation_socket.PATH,
     }
     return web.json_response({"ok": True, "data": data})
 

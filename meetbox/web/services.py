@@ -19,6 +19,7 @@ from meetbox.services.audit import AuditLog
 from meetbox.services.geo import GeoLocator
 from meetbox.services.quota import Quotas
 from meetbox.services.summaries import SummaryJobs
+from meetbox.services.translation import TranslationSessions
 from meetbox.signalling.sioserver import SignallingServer
 from meetbox.speech.pool import SpeechPool
 from meetbox.store import Store
@@ -61,6 +62,7 @@ class Api:
     transcript_secret: str
     summaries: SummaryJobs
     speech: SpeechPool  # the speech worker processes (the speech endpoint's streams)
+    translations: TranslationSessions
 
     @property
     def data_dir(self) -> Path:
@@ -92,6 +94,7 @@ class Api:
         return f"{request.scheme}://{request.host}"
 
     async def close(self) -> None:
+        await self.translations.close()
         await self.summaries.close()
         await self.limiter.close()
         self.geo.close()
@@ -130,4 +133,5 @@ def build_api(
         transcript_secret=secret,
         summaries=SummaryJobs(store, settings, secret, signalling.to_room),
         speech=speech,
+        translations=TranslationSessions(signalling.rooms, settings, speech),
     )

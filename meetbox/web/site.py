@@ -23,6 +23,7 @@ from meetbox.web import (
     badrequests,
     openapi,
     speech_socket,
+    translation_socket,
 )
 from meetbox.web.ratelimit import TooManyRequests
 from meetbox.web.routing import mount
@@ -104,6 +105,7 @@ def create_app(vendor_dir: Path, api: Api | None = None) -> web.Application:
             return web.FileResponse(STATIC_DIR / "docs.html")
 
         speech_socket.mount(app, api)
+        translation_socket.mount(app)
         app.router.add_get("/openapi.json", openapi_json)
         app.router.add_get("/docs", docs)
 

@@ -26,7 +26,7 @@ async def test_a_streaming_session_gives_tokens_with_the_right_grants(
     data = reply.body["data"]
     assert len(data["publisher"]) == 1 and len(data["subscriber"]) == 3
     assert data["stream_url"] == server.url
-    assert data["control_url"] == server.url.replace("http", "ws") + "/socket.io/"
+    assert data["control_url"] == server.url.replace("http", "ws") + "/speech-to-speech/stream"
     verifier = TokenVerifier({server.api_key: server.api_secret})
     pub = verifier.verify_for_room(data["publisher"][0], data["room_name"])
     assert (pub.video.can_publish, pub.video.can_subscribe, pub.video.can_publish_data) == (

@@ -1,0 +1,241 @@
+"""Live speech-translation sessions (seed 002): what publishers say, recognised and
+translated for each target language, sent as text to the session's control sockets.
+
+A session is made by ``POST /session-storage/sessions`` and lives as long as its tokens
+(or until a publisher ends it). When its room is live, a :class:`RoomTranslator` agent
+taps the publishers' audio (in-process, as the captions' transcriber does) and sends it to
+the speech workers; each final utterance is translated, in a thread, into every target
+language (the session's, and those subscribers chose), and the source and target texts go
+to every control socket of the session. Translated speech (text-to-speech into one track
+per language) is not wired yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from meetbox.config import Settings
+from meetbox.errors import InvalidArgument, NotFound
+from meetbox.rtc.observer import ConnectionInfo, Presence, RoomRules
+from meetbox.rtc.registry import RoomRegistry
+from meetbox.rtc.room import Room
+from meetbox.services.captions import SpeechTap, stream_options
+from meetbox.sfu.tasks import BackgroundTasks
+from meetbox.sfu.uptrack import UpTrack
+from meetbox.speech.engines import EngineError
+from meetbox.speech.pool import SpeechPool
+from meetbox.speech.translate import NO_ENGINE, Translator, build_translator
+
+logger = logging.getLogger(__name__)
+
+KIND = "translation"
+MAX_TARGETS = 8
+# a control socket's sink: one JSON-able message
+Sink = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Session:
+    """One session's pipeline settings and the control sockets that follow it."""
+
+    room: str
+    source_language: str
+    expires_at: float
+    targets: set[str] = field(default_factory=set)
+    choices: dict[str, str] = field(default_factory=dict)  # subscriber identity -> language
+    paused: bool = False
+    ended: bool = False
+    sinks: set[Sink] = field(default_factory=set)
+    utterances: int = 0
+    latencies: list[float] = field(default_factory=list)  # end of speech -> translation
+
+    def languages(self) -> set[str]:
+        return self.targets | set(self.choices.values())
+
+    def status(self, engine: str) -> dict[str, Any]:
+        recent = self.latencies[-20:]
+        out: dict[str, Any] = {
+            "type": "status", "session": self.room, "source_language": self.source_language,
+            "targets": sorted(self.targets), "chosen": dict(sorted(self.choices.items())),
+            "paused": self.paused, "ended": self.ended, "utterances": self.utterances,
+            "translation_engine": engine,
+            "latency_s": round(sum(recent) / len(recent), 3) if recent else None,
+        }  # fmt: skip
+        if engine == "none":
+            out["message"] = NO_ENGINE
+        return out
+
+    def tell(self, message: dict[str, Any]) -> None:
+        for sink in list(self.sinks):
+            sink(message)
+
+
+class RoomTranslator:
+    """The session's agent in its live room: a tap per publisher audio track."""
+
+    def __init__(self, service: TranslationSessions, session: Session, room: Room) -> None:
+        self.service = service
+        self.session = session
+        self.room = room
+        self.taps: dict[str, SpeechTap] = {}
+        self.closed = False
+        room.router.listeners.append(self._add)
+        for up in list(room.router.uptracks.values()):
+            self._add(up)
+
+    def _add(self, up: UpTrack) -> None:
+        if self.closed or up.kind != "audio" or up.closed or str(up.sid) in self.taps:
+            return
+        who = self.room.participants.get(up.participant_sid)
+        if who is None or not who.grant.can_publish:
+            return
+        speaker = (who.identity, who.name)
+        options = stream_options(self.service.settings, "opus", self.session.source_language)
+        handle = self.service.pool.open(options, partial(self._result, speaker))
+        self.taps[str(up.sid)] = SpeechTap(up, handle)
+
+    def _result(self, speaker: tuple[str, str], kind: str, msg: tuple[Any, ...]) -> None:
+        session = self.session
+        if kind not in ("interim", "final") or session.paused or session.ended:
+            if kind == "engine-error":
+                session.tell({"type": "error", "code": "unavailable", "message": str(msg[1])})
+            return
+        _, stream_id, text, start, end, language, _took = msg
+        if not text:
+            return
+        identity, name = speaker
+        said = {
+            "speaker": identity, "username": name, "text": text, "language": language,
+            "start": int(start * 1000), "end": int(end * 1000),
+            "segmentId": f"{stream_id}-{int(start * 1000)}",
+        }  # fmt: skip
+        session.tell({"type": "transcript", "final": kind == "final", **said})
+        if kind == "final":
+            session.utterances += 1
+            for target in sorted(session.languages()):
+                if target != session.source_language:
+                    self.service.spawn(self.service.translate(session, said, target, end))
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._add in self.room.router.listeners:
+            self.room.router.listeners.remove(self._add)
+        for tap in list(self.taps.values()):
+            tap.close()
+        self.room.remove_agent(KIND)
+
+
+class TranslationSessions:
+    """Owns the sessions (by room name) and their agents; ``close()`` ends them."""
+
+    def __init__(self, rooms: RoomRegistry, settings: Settings, pool: SpeechPool) -> None:
+        self.rooms = rooms
+        self.settings = settings
+        self.pool = pool
+        speech = settings.speech
+        self.translator: Translator = build_translator(
+            speech.translation_engine, speech.translation_url, speech.translation_model,
+            speech.translation_api_key,
+        )  # fmt: skip
+        self.sessions: dict[str, Session] = {}
+        self._tasks = BackgroundTasks()
+
+    def spawn(self, coro: Any) -> None:
+        self._tasks.spawn(coro)
+
+    def create(self, room: str, ttl: float, source_language: str = "") -> Session:
+        self._expire()
+        language = source_language or self.settings.speech.language or "en"
+        session = Session(room, language, time.time() + ttl)
+        self.sessions[room] = session
+        return session
+
+    def _expire(self) -> None:
+        now = time.time()
+        for name, session in list(self.sessions.items()):
+            if session.expires_at < now:
+                self.sessions.pop(name, None)
+
+    def get(self, room: str) -> Session:
+        session = self.sessions.get(room)
+        if session is None or session.ended:
+            raise NotFound("no translation session for this room (it ended or never began)")
+        return session
+
+    def status(self, session: Session) -> dict[str, Any]:
+        return session.status(self.translator.name)
+
+    async def translate(
+        self, session: Session, said: dict[str, Any], target: str, end: float
+    ) -> None:
+        try:
+            text = await asyncio.to_thread(
+                self.translator.translate, said["text"], session.source_language, target
+            )
+        except EngineError as exc:
+            session.tell(
+                {"type": "error", "code": "unavailable", "target": target, "message": str(exc)}
+            )
+            return
+        latency = max(0.0, time.time() - end)
+        session.latencies.append(latency)
+        del session.latencies[:-100]
+        session.tell(
+            {"type": "translation", "target": target, "text": text, "source_text": said["text"],
+             "source_language": session.source_language, "speaker": said["speaker"],
+             "username": said["username"], "segmentId": said["segmentId"],
+             "latency_s": round(latency, 3)}
+        )  # fmt: skip
+
+    # -- what the control socket asks, checked there for permissions -----------------------
+
+    def set_source(self, session: Session, language: str) -> None:
+        session.source_language = language
+        live = self.rooms.get(session.room)
+        agent = live.agents.get(KIND) if live is not None else None
+        if isinstance(agent, RoomTranslator):  # new streams in the new language
+            for tap in list(agent.taps.values()):
+                tap.close()
+            agent.taps.clear()
+            for up in list(live.router.uptracks.values()) if live is not None else []:
+                agent._add(up)
+
+    def add_target(self, session: Session, language: str) -> None:
+        if language not in session.targets and len(session.languages()) >= MAX_TARGETS:
+            raise InvalidArgument(f"a session translates into at most {MAX_TARGETS} languages")
+        session.targets.add(language)
+
+    async def end(self, session: Session) -> None:
+        session.ended = True
+        live = self.rooms.get(session.room)
+        agent = live.agents.get(KIND) if live is not None else None
+        if isinstance(agent, RoomTranslator):
+            await agent.close()
+        session.tell({"type": "ended", "session": session.room})
+        self.sessions.pop(session.room, None)
+
+    # -- the room goes live: its agent starts -----------------------------------------------
+
+    async def joined(self, who: Presence, rules: RoomRules, info: ConnectionInfo) -> None:
+        session = self.sessions.get(who.room)
+        live = self.rooms.get(who.room)
+        if session is None or session.ended or live is None or live.closed:
+            return
+        if KIND not in live.agents:
+            live.add_agent(KIND, RoomTranslator(self, session, live))
+
+    async def close(self) -> None:
+        for session in list(self.sessions.values()):
+            live = self.rooms.get(session.room)
+            agent = live.agents.get(KIND) if live is not None else None
+            if isinstance(agent, RoomTranslator):
+                await agent.close()
+        await self._tasks.drain(2.0)
