@@ -144,6 +144,13 @@ class SpeechSettings:
     translation_url: str = ""
     translation_model: str = ""
     translation_api_key: str = ""
+    # the translations' voice: "espeak" (espeak-ng, offline) or "http" (OpenAI-compatible
+    # /v1/audio/speech); tts_voice: a voice name of that engine ("" = the language's)
+    tts_engine: str = "espeak"
+    tts_url: str = ""
+    tts_model: str = "tts-1"
+    tts_voice: str = ""
+    tts_api_key: str = ""
     # summaries: "extractive" (offline) or "http" (OpenAI-compatible /v1/chat/completions)
     summary_engine: str = "extractive"
     summary_url: str = ""
@@ -217,6 +224,10 @@ class Settings:
             speech.translation_url.startswith(("http://", "https://"))
         ):
             raise ValueError("speech.translation_url must be an http(s) URL for that engine")
+        if speech.tts_engine not in ("espeak", "http"):
+            raise ValueError("speech.tts_engine must be 'espeak' or 'http'")
+        if speech.tts_engine == "http" and not speech.tts_url.startswith(("http://", "https://")):
+            raise ValueError("speech.tts_url must be an http(s) URL for the 'http' engine")
         if speech.summary_engine not in ("extractive", "http"):
             raise ValueError("speech.summary_engine must be 'extractive' or 'http'")
         if speech.summary_engine == "http" and not speech.summary_url.startswith(

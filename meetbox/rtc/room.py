@@ -330,21 +330,31 @@ class Room:
         for up in result.removed:
             await self._unpublish(up)
         for up in result.added:
-            self.router.add(up)
-            info = up.info()
-            if not participant.hidden:
-                await self.events.to_room(
-                    self.name,
-                    "track_published",
-                    {"participant_sid": participant.sid, "track": info},
-                    skip=participant.connection_id,
-                )
-            for other in self.participants.values():
-                self._auto_subscribe(other, up)
+            await self._published(participant, up)
         return {
             "sdp": result.answer,
             "tracks": [{"mid": up.mid, **up.info()} for up in result.added],
         }
+
+    async def _published(self, participant: Participant, up: UpTrack) -> None:
+        self.router.add(up)
+        if not participant.hidden:
+            await self.events.to_room(
+                self.name,
+                "track_published",
+                {"participant_sid": participant.sid, "track": up.info()},
+                skip=participant.connection_id,
+            )
+        for other in self.participants.values():
+            self._auto_subscribe(other, up)
+
+    async def publish_server_track(self, participant: Participant, up: UpTrack) -> None:
+        """A track the server makes (an agent's voice), published like a participant's."""
+        if up.participant_sid != participant.sid or participant.sid not in self.participants:
+            raise FailedPrecondition("the track's participant is not in this room")
+        participant.publisher.uptracks[up.mid] = up
+        await self._announce_on_stage(participant)  # a livestream's audience learns of it now
+        await self._published(participant, up)
 
     def _owned_track(self, participant: Participant, track_sid: str) -> UpTrack:
         up = self.router.uptracks.get(TrackSid(track_sid))

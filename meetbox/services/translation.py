@@ -6,35 +6,47 @@ A session is made by ``POST /session-storage/sessions`` and lives as long as its
 taps the publishers' audio (in-process, as the captions' transcriber does) and sends it to
 the speech workers; each final utterance is translated, in a thread, into every target
 language (the session's, and those subscribers chose), and the source and target texts go
-to every control socket of the session. Translated speech (text-to-speech into one track
-per language) is not wired yet.
+to every control socket of the session, and is spoken (text-to-speech and Opus encoding
+in a worker process) into one audio track per language, published into the room by an
+``interpreter-<language>`` participant of the agent's: a subscriber takes the track of
+its language over WebRTC like any other. With no translation engine the session speaks
+the source language.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from meetbox.auth.tokens import AccessClaims, VideoGrant
 from meetbox.config import Settings
 from meetbox.errors import InvalidArgument, NotFound
 from meetbox.rtc.observer import ConnectionInfo, Presence, RoomRules
+from meetbox.rtc.participant import Participant
 from meetbox.rtc.registry import RoomRegistry
 from meetbox.rtc.room import Room
 from meetbox.services.captions import SpeechTap, stream_options
+from meetbox.sfu.synthetic import SyntheticAudio, synthetic_uptrack
 from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.sfu.uptrack import UpTrack
+from meetbox.speech import synthesis
 from meetbox.speech.engines import EngineError
 from meetbox.speech.pool import SpeechPool
+from meetbox.speech.synthesis import VoiceConfig
 from meetbox.speech.translate import NO_ENGINE, Translator, build_translator
 
 logger = logging.getLogger(__name__)
 
 KIND = "translation"
+VOICE = "interpreter-"  # the identities of the agent's voices: interpreter-fr, ...
 MAX_TARGETS = 8
 # a control socket's sink: one JSON-able message
 Sink = Callable[[dict[str, Any]], None]
@@ -77,13 +89,16 @@ class Session:
 
 
 class RoomTranslator:
-    """The session's agent in its live room: a tap per publisher audio track."""
+    """The session's agent in its live room: a tap per publisher audio track, and a voice
+    (participant, track, player) per language it speaks; ``close()`` ends them."""
 
     def __init__(self, service: TranslationSessions, session: Session, room: Room) -> None:
         self.service = service
         self.session = session
         self.room = room
         self.taps: dict[str, SpeechTap] = {}
+        self.voices: dict[str, tuple[Participant, SyntheticAudio]] = {}
+        self._voice_lock = asyncio.Lock()
         self.closed = False
         room.router.listeners.append(self._add)
         for up in list(room.router.uptracks.values()):
@@ -93,7 +108,7 @@ class RoomTranslator:
         if self.closed or up.kind != "audio" or up.closed or str(up.sid) in self.taps:
             return
         who = self.room.participants.get(up.participant_sid)
-        if who is None or not who.grant.can_publish:
+        if who is None or not who.grant.can_publish or who.identity.startswith(VOICE):
             return
         speaker = (who.identity, who.name)
         options = stream_options(self.service.settings, "opus", self.session.source_language)
@@ -118,9 +133,48 @@ class RoomTranslator:
         session.tell({"type": "transcript", "final": kind == "final", **said})
         if kind == "final":
             session.utterances += 1
+            translating = self.service.translator.name != "none"
             for target in sorted(session.languages()):
-                if target != session.source_language:
-                    self.service.spawn(self.service.translate(session, said, target, end))
+                if target != session.source_language and translating:
+                    self.service.spawn(self.service.translate(session, said, target, end, self))
+            if not translating:  # no engine: the source language is spoken
+                self.service.spawn(self.speak(session.source_language, text, end))
+
+    async def voice(self, language: str) -> SyntheticAudio:
+        """The language's track, published by its interpreter participant on first use."""
+        async with self._voice_lock:
+            found = self.voices.get(language)
+            if found is not None:
+                return found[1]
+            identity = f"{VOICE}{language}"
+            grant = VideoGrant(room=self.room.name, room_join=True, can_publish=True,
+                               can_subscribe=False, can_publish_data=False)  # fmt: skip
+            claims = AccessClaims("", identity, f"Interpreter ({language})", "", grant,
+                                  float("inf"))  # fmt: skip
+            participant = await self.room.join(claims, f"agent:{identity}")
+            up = synthetic_uptrack(participant.sid, "microphone", f"translation-{language}")
+            player = SyntheticAudio(up, synthesis.silence())
+            self.voices[language] = (participant, player)
+            await self.room.publish_server_track(participant, up)
+            return player
+
+    async def speak(self, language: str, text: str, end: float) -> None:
+        if self.closed or not text:
+            return
+        try:
+            packets = await self.service.synthesise(text, language)
+        except EngineError as exc:
+            self.session.tell(
+                {"type": "error", "code": "unavailable", "target": language, "message": str(exc)}
+            )
+            return
+        if not self.closed:
+            player = await self.voice(language)
+            player.play(packets)
+            self.session.tell(
+                {"type": "speech", "target": language, "seconds": round(len(packets) * 0.02, 2),
+                 "latency_s": round(max(0.0, time.time() - end), 3)}
+            )  # fmt: skip
 
     async def close(self) -> None:
         if self.closed:
@@ -130,6 +184,11 @@ class RoomTranslator:
             self.room.router.listeners.remove(self._add)
         for tap in list(self.taps.values()):
             tap.close()
+        for participant, player in list(self.voices.values()):
+            await player.close()
+            if participant.sid in self.room.participants:
+                await self.room.remove(participant, "left")
+        self.voices.clear()
         self.room.remove_agent(KIND)
 
 
@@ -145,6 +204,11 @@ class TranslationSessions:
             speech.translation_engine, speech.translation_url, speech.translation_model,
             speech.translation_api_key,
         )  # fmt: skip
+        self.voice_config = VoiceConfig(
+            speech.tts_engine, speech.tts_url, speech.tts_model, speech.tts_voice,
+            speech.tts_api_key,
+        )  # fmt: skip
+        self._voices: ProcessPoolExecutor | None = None
         self.sessions: dict[str, Session] = {}
         self._tasks = BackgroundTasks()
 
@@ -173,8 +237,26 @@ class TranslationSessions:
     def status(self, session: Session) -> dict[str, Any]:
         return session.status(self.translator.name)
 
+    async def synthesise(self, text: str, language: str) -> list[bytes]:
+        """Speech for ``text`` in ``language``, as Opus packets, made in a worker process."""
+        if self._voices is None:
+            self._voices = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._voices, synthesis.speak, self.voice_config, text, language
+            )
+        except BrokenProcessPool:
+            self._voices = None
+            raise EngineError("the speech synthesis worker stopped: it starts again") from None
+
     async def translate(
-        self, session: Session, said: dict[str, Any], target: str, end: float
+        self,
+        session: Session,
+        said: dict[str, Any],
+        target: str,
+        end: float,
+        agent: RoomTranslator | None = None,
     ) -> None:
         try:
             text = await asyncio.to_thread(
@@ -194,6 +276,8 @@ class TranslationSessions:
              "username": said["username"], "segmentId": said["segmentId"],
              "latency_s": round(latency, 3)}
         )  # fmt: skip
+        if agent is not None:
+            await agent.speak(target, text, end)
 
     # -- what the control socket asks, checked there for permissions -----------------------
 
@@ -239,3 +323,6 @@ class TranslationSessions:
             if isinstance(agent, RoomTranslator):
                 await agent.close()
         await self._tasks.drain(2.0)
+        if self._voices is not None:
+            self._voices.shutdown(wait=False, cancel_futures=True)
+            self._voices = None

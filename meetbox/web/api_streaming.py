@@ -17,6 +17,7 @@ from meetbox.errors import (
     Unauthenticated,
 )
 from meetbox.rtc.observer import CaptionControl
+from meetbox.services.translation import MAX_TARGETS
 from meetbox.store import Store, is_id, now_iso
 from meetbox.web import translation_socket
 from meetbox.web.replies import BOOLEAN, ID, STRING, array, obj, replies
@@ -108,7 +109,8 @@ async def streaming_session(ctx: Ctx) -> web.Response:
         {
             "name": f"stream {client_id}",
             "type": "live",
-            "maxParticipants": counts["publisher_count"] + counts["subscriber_count"],
+            # and the session's interpreters, one a target language
+            "maxParticipants": counts["publisher_count"] + counts["subscriber_count"] + MAX_TARGETS,
             "isPrivate": True,
             "ownerId": None,
             "clientId": client_id,

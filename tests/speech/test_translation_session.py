@@ -195,6 +195,81 @@ async def test_without_a_translation_engine_the_session_says_so_and_still_transc
         voice.say(speech(SAID, 48000))
         heard = await subscriber.next("transcript", final=True)
         assert word_error_rate(SAID, heard["text"]) <= 0.5
-        error = await subscriber.next("error", target="fr")
-        assert error["message"] == NO_ENGINE
+        # the source language is spoken instead
+        spoken = await subscriber.next("speech", target="en")
+        assert spoken["seconds"] > 2
+        await publisher.wait_for_track(identity="interpreter-en", kind="audio", timeout=20)
+    assert not [m for m in subscriber.got if m["type"] == "translation"]
     await subscriber.ws.close()
+
+
+FRENCH = "nous avons décidé de reporter le lancement au mois prochain"
+
+
+async def heard_speech(track: Any, seconds: float, timeout: float = 30) -> tuple[Any, float]:
+    """Audio from a received track from its first loud frame on, ``seconds`` long (int16
+    mono at 48 kHz), and when that frame arrived."""
+    import time
+
+    import numpy as np
+
+    loud_at: float | None = None
+    chunks: list[Any] = []
+
+    async def read() -> None:
+        nonlocal loud_at
+        while loud_at is None or sum(len(c) for c in chunks) < seconds * 48000:
+            frame = await track.recv()
+            samples = frame.to_ndarray().reshape(-1, len(frame.layout.channels))[:, 0]
+            if loud_at is None and np.abs(samples.astype(np.int32)).max() > 1000:
+                loud_at = time.time()
+            if loud_at is not None:
+                chunks.append(samples.astype(np.int16))
+
+    await asyncio.wait_for(read(), timeout)
+    assert loud_at is not None
+    return np.concatenate(chunks), loud_at
+
+
+async def test_a_subscriber_hears_the_translation_over_webrtc(
+    fake: OpenAiLike, tmp_path: Any
+) -> None:
+    from meetbox.speech.engines import WhisperEngine
+    from meetbox.speech.espeak import resample
+    from meetbox.speech.stream import to_float
+
+    fake.chat_reply = FRENCH  # the chat model's translation, whatever it is sent
+    speech_settings = {
+        "translation_engine": "chat", "translation_url": fake.url, "translation_model": "m",
+    }  # fmt: skip
+    async with (
+        EmbeddedServer(api=api_settings(), speech=speech_settings) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        rest = Rest(server, http)
+        made = await new_session(rest, source_language="en")
+        french = await control(rest, made["control_url"], made["subscriber"][0])
+        await french.send(type="choose", language="fr")
+        await french.next("ack", request="choose")
+        listener = Client(made["stream_url"], made["subscriber"][0])
+        publisher = Client(made["stream_url"], made["publisher"][0])
+        async with listener, publisher:
+            voice = SpeechAudioTrack()
+            await publisher.publish(voice)
+            voice.say(speech(SAID, 48000))
+            translated = await french.next("translation", target="fr")
+            assert translated["text"] == FRENCH and "review" in translated["source_text"].lower()
+            spoken = await french.next("speech", target="fr")
+            assert spoken["seconds"] > 2
+            remote = await listener.wait_for_track(
+                identity="interpreter-fr", kind="audio", timeout=20
+            )
+            audio, onset = await heard_speech(remote.track, spoken["seconds"] + 0.3)
+            assert abs(audio.astype(float)).mean() > 300  # speech, not silence
+            voice_end = voice.said[0][1] - 0.39  # espeak-ng pads 0.39 s of silence
+            assert 0 < onset - voice_end < 10
+            heard = WhisperEngine("auto", tmp_path).transcribe(
+                to_float(resample(audio, 48000, 16000)), "fr"
+            )
+            assert "nous avons" in heard.text.lower(), heard.text
+        await french.ws.close()
