@@ -72,9 +72,13 @@ def pinned_server(args: list[str], port: int, env: dict[str, str] | None = None)
 
 
 @contextmanager
-def meetbox_server(extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, str, str, int]]:
+def meetbox_server(
+    extra_env: dict[str, str] | None = None, data_dir: Path | None = None
+) -> Iterator[tuple[str, str, str, int]]:
+    """A pinned ``meetbox serve``; its data in ``data_dir`` when given, else a temporary one."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as data:
+    with tempfile.TemporaryDirectory() as scratch:
+        data = str(data_dir or scratch)
         key, secret = "bench", secrets.token_hex(24)
         env = {
             "MEETBOX_KEYS_API_KEY": key,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import captions as speech_bench
+import translation as s2s_bench
 from common import HERE, LOAD_CPU, SERVER_CPU, event_loop, fanout_loop, log, machine
 from forwarding import baseline, floor, forwarding, plot, top_step
 from latency import latency
@@ -20,12 +21,16 @@ from recording import recording
 from signalling import fanout, join_time
 
 
-def captions_only() -> None:
-    """``run.py --captions``: measure the captions section again, into the committed results
-    (the rest of the run stays as it was measured)."""
+def section_only(name: str) -> None:
+    """``run.py --captions`` / ``--translation``: measure that section again, into the
+    committed results (the rest of the run stays as it was measured)."""
     results = json.loads((HERE / "results.json").read_text())
-    cap = speech_bench.captions()
-    results.update(speech_bench.keys(cap), captions=cap)
+    if name == "captions":
+        cap = speech_bench.captions()
+        results.update(speech_bench.keys(cap), captions=cap)
+    else:
+        s2s = s2s_bench.translation()
+        results.update(s2s_bench.keys(s2s), translation=s2s)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(markdown(results))
     log((HERE / "results.md").read_text())
@@ -48,26 +53,28 @@ def latency_fair(levels: list[dict[str, Any]]) -> bool:
 
 def main() -> None:
     started = time.monotonic()
-    log("1/8 forwarding cost and capacity")
+    log("1/9 forwarding cost and capacity")
     fwd = forwarding()
     top = top_step(fwd)
     per_downtrack = top["server_cores"] / top["subscribers"]
-    log("2/8 added latency at 0, 25, 50 and 75% of that capacity")
+    log("2/9 added latency at 0, 25, 50 and 75% of that capacity")
     lat = latency(per_downtrack)
     half = next(level for level in lat["levels"] if level["fraction"] == 0.5)
-    log("3/8 MediaRelay baseline")
+    log("3/9 MediaRelay baseline")
     base = baseline()
-    log("4/8 the SRTP floor")
+    log("4/9 the SRTP floor")
     floor_us = floor(receivers=top["subscribers"])
     floor_local_us = floor()
-    log("5/8 join time")
+    log("5/9 join time")
     joins = join_time()
-    log("6/8 signalling fan-out")
+    log("6/9 signalling fan-out")
     fan = fanout()
-    log("7/8 recording cost beside aiortc's MediaRecorder")
+    log("7/9 recording cost beside aiortc's MediaRecorder")
     rec = recording()
-    log("8/8 captions: engines, latency, CPU per speaker, forwarding beside them")
+    log("8/9 captions: engines, latency, CPU per speaker, forwarding beside them")
     cap = speech_bench.captions()
+    log("9/9 speech translation: latency and CPU of a session")
+    s2s = s2s_bench.translation()
 
     base_top = max(base["steps"], key=lambda s: s["subscribers"])
     q = statistics.quantiles(joins, n=20, method="inclusive")
@@ -108,6 +115,8 @@ def main() -> None:
         "join_ms": joins,
         **speech_bench.keys(cap),
         "captions": cap,
+        **s2s_bench.keys(s2s),
+        "translation": s2s,
         "bench_seconds": time.monotonic() - started,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -187,6 +196,24 @@ def caption_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, bool | Non
             "unchanged within noise (≤ 1.1)",
             None if ratio is None else ratio <= 1.1,
         ),
+    ]
+
+
+def translation_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, bool | None]]:
+    if "translation" not in r:
+        return []
+    t = r["translation"]
+    p50 = r["s2s_latency_s_p50"]
+    return [
+        (
+            "speech translation: end of a sentence to its translation heard",
+            f"p50 {_s(p50)}, p95 {_s(r['s2s_latency_s_p95'])} "
+            f"({t['heard']} of {t['utterances']} sentences)",
+            f"{r['s2s_cpu_per_session']:.2f} of a core per session (server, speech and "
+            "synthesis workers); a local LibreTranslate-speaking engine, espeak-ng's voice",
+            "p50 < 2.5 s",
+            None if p50 is None else p50 < 2.5,
+        )
     ]
 
 
@@ -308,6 +335,7 @@ def markdown(r: dict[str, Any]) -> str:
         ),
         latency_row(r["latency_levels"], lat0),
         *caption_rows(r),
+        *translation_rows(r),
     ]
     summary = "\n".join(
         f"| {name} | {value} | {beside} | {goal} | {ok(good)} |"
@@ -370,7 +398,7 @@ the tail is the loaded server's. Levels past the load generator's largest clean 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--render"]:
         render()
-    elif sys.argv[1:] == ["--captions"]:
-        captions_only()
+    elif sys.argv[1:] in (["--captions"], ["--translation"]):
+        section_only(sys.argv[1][2:])
     else:
         main()
