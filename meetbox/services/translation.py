@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +43,7 @@ from meetbox.speech.engines import EngineError
 from meetbox.speech.pool import SpeechPool
 from meetbox.speech.synthesis import VoiceConfig
 from meetbox.speech.translate import NO_ENGINE, Translator, build_translator
+from meetbox.speech.tts import espeak_voices
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class Session:
     expires_at: float
     targets: set[str] = field(default_factory=set)
     choices: dict[str, str] = field(default_factory=dict)  # subscriber identity -> language
+    voices: dict[str, str] = field(default_factory=dict)  # subscriber identity -> voice
     paused: bool = False
     ended: bool = False
     sinks: set[Sink] = field(default_factory=set)
@@ -70,11 +73,22 @@ class Session:
     def languages(self) -> set[str]:
         return self.targets | set(self.choices.values())
 
+    def spoken_voices(self, language: str) -> list[str]:
+        """The voices ``language`` is spoken in: the default ("") for the session's own
+        targets and for subscribers who chose none, and each voice a subscriber chose."""
+        voices = {
+            self.voices.get(who, "") for who, lang in self.choices.items() if lang == language
+        }
+        if language in self.targets or not voices:
+            voices.add("")
+        return sorted(voices)
+
     def status(self, engine: str) -> dict[str, Any]:
         recent = self.latencies[-20:]
         out: dict[str, Any] = {
             "type": "status", "session": self.room, "source_language": self.source_language,
             "targets": sorted(self.targets), "chosen": dict(sorted(self.choices.items())),
+            "voices": {who: v for who, v in sorted(self.voices.items()) if v},
             "paused": self.paused, "ended": self.ended, "utterances": self.utterances,
             "translation_engine": engine,
             "latency_s": round(sum(recent) / len(recent), 3) if recent else None,
@@ -140,39 +154,42 @@ class RoomTranslator:
             if not translating:  # no engine: the source language is spoken
                 self.service.spawn(self.speak(session.source_language, text, end))
 
-    async def voice(self, language: str) -> SyntheticAudio:
-        """The language's track, published by its interpreter participant on first use."""
+    async def voice(self, language: str, voice: str = "") -> SyntheticAudio:
+        """The track of a language (and voice), published by its interpreter participant
+        (``interpreter-fr``, ``interpreter-fr-fr-be``) on first use."""
+        key = f"{language}-{voice}" if voice else language
         async with self._voice_lock:
-            found = self.voices.get(language)
+            found = self.voices.get(key)
             if found is not None:
                 return found[1]
-            identity = f"{VOICE}{language}"
+            identity = f"{VOICE}{re.sub(r'[^a-z0-9-]+', '-', key.lower())}"
             grant = VideoGrant(room=self.room.name, room_join=True, can_publish=True,
                                can_subscribe=False, can_publish_data=False)  # fmt: skip
             claims = AccessClaims("", identity, f"Interpreter ({language})", "", grant,
                                   float("inf"))  # fmt: skip
             participant = await self.room.join(claims, f"agent:{identity}")
-            up = synthetic_uptrack(participant.sid, "microphone", f"translation-{language}")
+            up = synthetic_uptrack(participant.sid, "microphone", f"translation-{key}")
             player = SyntheticAudio(up, synthesis.silence())
-            self.voices[language] = (participant, player)
+            self.voices[key] = (participant, player)
             await self.room.publish_server_track(participant, up)
             return player
 
-    async def speak(self, language: str, text: str, end: float) -> None:
+    async def speak(self, language: str, text: str, end: float, voice: str = "") -> None:
         if self.closed or not text:
             return
         try:
-            packets = await self.service.synthesise(text, language)
+            packets = await self.service.synthesise(text, language, voice)
         except EngineError as exc:
             self.session.tell(
                 {"type": "error", "code": "unavailable", "target": language, "message": str(exc)}
             )
             return
         if not self.closed:
-            player = await self.voice(language)
+            player = await self.voice(language, voice)
             player.play(packets)
             self.session.tell(
-                {"type": "speech", "target": language, "seconds": round(len(packets) * 0.02, 2),
+                {"type": "speech", "target": language, "voice": voice,
+                 "seconds": round(len(packets) * 0.02, 2),
                  "latency_s": round(max(0.0, time.time() - end), 3)}
             )  # fmt: skip
 
@@ -237,14 +254,19 @@ class TranslationSessions:
     def status(self, session: Session) -> dict[str, Any]:
         return session.status(self.translator.name)
 
-    async def synthesise(self, text: str, language: str) -> list[bytes]:
+    def check_voice(self, voice: str) -> None:
+        """A voice a subscriber asks for: one espeak-ng has (the HTTP engine's are its own)."""
+        if self.voice_config.engine == "espeak" and voice.lower() not in espeak_voices():
+            raise InvalidArgument(f"espeak-ng has no voice {voice!r} (espeak-ng --voices)")
+
+    async def synthesise(self, text: str, language: str, voice: str = "") -> list[bytes]:
         """Speech for ``text`` in ``language``, as Opus packets, made in a worker process."""
         if self._voices is None:
             self._voices = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
-                self._voices, synthesis.speak, self.voice_config, text, language
+                self._voices, synthesis.speak, self.voice_config, text, language, voice
             )
         except BrokenProcessPool:
             self._voices = None
@@ -277,7 +299,8 @@ class TranslationSessions:
              "latency_s": round(latency, 3)}
         )  # fmt: skip
         if agent is not None:
-            await agent.speak(target, text, end)
+            for voice in session.spoken_voices(target):
+                await agent.speak(target, text, end, voice)
 
     # -- what the control socket asks, checked there for permissions -----------------------
 

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 PATH = "/speech-to-speech/stream"
 LANGUAGE = re.compile(LANGUAGE_CODE)
+VOICE_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
 START_TIMEOUT = 5.0
 MAX_MESSAGE = 4096
 RATE, BURST = 10.0, 20  # requests per second per socket, after a burst
@@ -101,7 +102,14 @@ class Control:
         self.session.tell(self.sessions.status(self.session))
 
     async def choose(self, request: dict[str, Any]) -> None:
-        self.session.choices[self.identity] = self.language(request)
+        language = self.language(request)
+        voice = request.get("voice", "")
+        if not isinstance(voice, str) or (voice and not VOICE_NAME.fullmatch(voice)):
+            raise InvalidArgument("voice must be a voice name such as 'fr-be' (or absent)")
+        if voice:
+            self.sessions.check_voice(voice)
+        self.session.choices[self.identity] = language
+        self.session.voices[self.identity] = voice
         self.announce()
 
     async def set_source(self, request: dict[str, Any]) -> None:

@@ -251,9 +251,15 @@ async def test_a_subscriber_hears_the_translation_over_webrtc(
         french = await control(rest, made["control_url"], made["subscriber"][0])
         await french.send(type="choose", language="fr")
         await french.next("ack", request="choose")
+        belgian = await control(rest, made["control_url"], made["subscriber"][1])
+        await belgian.send(type="choose", language="fr", voice="nobody")
+        assert "no voice 'nobody'" in (await belgian.next("error", request="choose"))["message"]
+        await belgian.send(type="choose", language="fr", voice="fr-be")  # its own voice
+        await belgian.next("ack", request="choose")
         listener = Client(made["stream_url"], made["subscriber"][0])
+        other = Client(made["stream_url"], made["subscriber"][1])
         publisher = Client(made["stream_url"], made["publisher"][0])
-        async with listener, publisher:
+        async with listener, other, publisher:
             voice = SpeechAudioTrack()
             await publisher.publish(voice)
             voice.say(speech(SAID, 48000))
@@ -272,4 +278,12 @@ async def test_a_subscriber_hears_the_translation_over_webrtc(
                 to_float(resample(audio, 48000, 16000)), "fr"
             )
             assert "nous avons" in heard.text.lower(), heard.text
+            # the other subscriber's own voice: a track of its own, speech too
+            await belgian.next("speech", target="fr", voice="fr-be")
+            mine = await other.wait_for_track(
+                identity="interpreter-fr-fr-be", kind="audio", timeout=20
+            )
+            belgian_audio, _ = await heard_speech(mine.track, 1.0)
+            assert abs(belgian_audio.astype(float)).mean() > 300
         await french.ws.close()
+        await belgian.ws.close()
