@@ -213,7 +213,16 @@ def translation_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, bool |
             "synthesis workers); a local LibreTranslate-speaking engine, espeak-ng's voice",
             "p50 < 2.5 s",
             None if p50 is None else p50 < 2.5,
-        )
+        ),
+        (
+            "forwarding cost beside a speaking translation session",
+            f"{_s(t.get('us_per_packet_speaking'), ' µs')}",
+            f"the session silent {_s(t.get('us_per_packet_silent'), ' µs')} (200 subscribers)",
+            "unchanged within noise (≤ 1.1)",
+            None
+            if not (t.get("us_per_packet_speaking") and t.get("us_per_packet_silent"))
+            else t["us_per_packet_speaking"] / t["us_per_packet_silent"] <= 1.1,
+        ),
     ]
 
 

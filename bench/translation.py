@@ -82,12 +82,41 @@ async def _onsets(track: Any, onsets: list[float], stop: asyncio.Event) -> None:
         loud = now_loud or (loud and quiet_frames < 15)  # 300 ms of quiet ends a stretch
 
 
-async def _session(url: str, client_id: str, secret: str, pid: int) -> dict[str, Any]:
+async def _forwarding_beside(
+    url: str, key: str, secret: str, pid: int, voice: SpeechAudioTrack, clips: list[Any]
+) -> tuple[float | None, float | None]:
+    """The forwarding cost (200 subscribers in another room) with the session's publisher
+    silent, then speaking without a pause (recognised, translated, spoken)."""
+    from captions import _forwarding
+
+    loop = asyncio.get_running_loop()
+    silent = await loop.run_in_executor(None, _forwarding, url, key, secret, pid, "s2s-off")
+    stop = asyncio.Event()
+
+    async def talk() -> None:
+        i = 0
+        while not stop.is_set():
+            voice.say(clips[i % len(clips)])
+            i += 1
+            await voice.finished()
+            await asyncio.sleep(0.5)
+
+    talking = asyncio.create_task(talk())
+    await asyncio.sleep(3)
+    speaking = await loop.run_in_executor(None, _forwarding, url, key, secret, pid, "s2s-on")
+    stop.set()
+    await talking
+    return silent, speaking
+
+
+async def _session(
+    url: str, key: str, secret: str, client_id: str, client_secret: str, pid: int
+) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http:
         reply = await http.post(
             url + "/session-storage/sessions",
             json={"data": {"publisher_count": 1, "subscriber_count": 1, "source_language": "en"}},
-            headers={"ClientID": client_id, "ClientSecret": secret},
+            headers={"ClientID": client_id, "ClientSecret": client_secret},
         )
         made = (await reply.json())["data"]
         control = await http.ws_connect(f"{made['control_url']}?token={made['subscriber'][0]}")
@@ -122,6 +151,7 @@ async def _session(url: str, client_id: str, secret: str, pid: int) -> dict[str,
         cpu = sum(procstat.cpu_seconds(p) or 0.0 for p in (pid, *workers)) - cpu_before
         stop.set()
         reader.cancel()
+        silent, speaking = await _forwarding_beside(url, key, secret, pid, voice, clips)
         latencies = []
         for end in ends:
             later = [t for t in onsets if t > end]
@@ -136,6 +166,8 @@ async def _session(url: str, client_id: str, secret: str, pid: int) -> dict[str,
         "latencies_s": latencies,
         "cpu_cores": cpu / elapsed,
         "processes": 1 + len(workers),
+        "us_per_packet_silent": silent,
+        "us_per_packet_speaking": speaking,
     }
 
 
@@ -148,12 +180,12 @@ def translation() -> dict[str, Any]:
             "MEETBOX_SPEECH_TRANSLATION_ENGINE": "libretranslate",
             "MEETBOX_SPEECH_TRANSLATION_URL": f"http://127.0.0.1:{port}",
         }
-        with meetbox_server(env, Path(data)) as (url, _key, _secret, pid):
+        with meetbox_server(env, Path(data)) as (url, key, api_secret, pid):
 
             async def run() -> dict[str, Any]:
                 engine = await _engine(port)
                 try:
-                    return await _session(url, client_id, secret, pid)
+                    return await _session(url, key, api_secret, client_id, secret, pid)
                 finally:
                     await engine.cleanup()
 
@@ -169,4 +201,6 @@ def keys(t: dict[str, Any]) -> dict[str, Any]:
         "s2s_latency_s_p50": statistics.median(values) if values else None,
         "s2s_latency_s_p95": p95,
         "s2s_cpu_per_session": t["cpu_cores"],
+        "us_per_packet_with_translation": t.get("us_per_packet_speaking"),
+        "us_per_packet_beside_silent_session": t.get("us_per_packet_silent"),
     }
