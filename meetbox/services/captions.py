@@ -58,6 +58,14 @@ def stream_options(settings: Settings, fmt: str, language: str) -> StreamOptions
     )  # fmt: skip
 
 
+def untap(room: Room, listener: Callable[[UpTrack], None], taps: dict[str, SpeechTap]) -> None:
+    """An agent stops hearing its room: no new tracks, and its taps closed."""
+    if listener in room.router.listeners:
+        room.router.listeners.remove(listener)
+    for tap in list(taps.values()):
+        tap.close()
+
+
 class SpeechTap:
     """Implements :class:`meetbox.sfu.uptrack.Tap`: an audio track's Opus payloads to a
     speech stream. A muted track sends nothing to its taps, so it costs nothing."""
@@ -174,10 +182,7 @@ class RoomTranscriber:
         if self.closed:
             return
         self.closed = True
-        if self._add in self.room.router.listeners:
-            self.room.router.listeners.remove(self._add)
-        for tap in list(self.taps.values()):
-            tap.close()
+        untap(self.room, self._add, self.taps)
         self.room.remove_agent(KIND)
         self.service.agents.pop(self.room.sid, None)
         await self.service.ended(self, reason)

@@ -34,7 +34,7 @@ from meetbox.rtc.observer import ConnectionInfo, Presence, RoomRules
 from meetbox.rtc.participant import Participant
 from meetbox.rtc.registry import RoomRegistry
 from meetbox.rtc.room import Room
-from meetbox.services.captions import SpeechTap, stream_options
+from meetbox.services.captions import SpeechTap, stream_options, untap
 from meetbox.sfu.synthetic import SyntheticAudio, synthetic_uptrack
 from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.sfu.uptrack import UpTrack
@@ -197,10 +197,7 @@ class RoomTranslator:
         if self.closed:
             return
         self.closed = True
-        if self._add in self.room.router.listeners:
-            self.room.router.listeners.remove(self._add)
-        for tap in list(self.taps.values()):
-            tap.close()
+        untap(self.room, self._add, self.taps)
         for participant, player in list(self.voices.values()):
             await player.close()
             if participant.sid in self.room.participants:

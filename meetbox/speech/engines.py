@@ -230,6 +230,15 @@ def fetch(
         raise EngineError(f"{what} is unreachable: {reason}") from None
 
 
+def json_request(url: str, body: dict[str, Any], api_key: str = "") -> urllib.request.Request:
+    """A JSON POST to an HTTP engine, with its bearer key when it has one."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    if api_key:
+        request.add_header("Authorization", f"Bearer {api_key}")
+    return request
+
+
 def post(request: urllib.request.Request, timeout: float, what: str) -> dict[str, Any]:
     """POST and read a JSON object; every failure an :class:`EngineError` saying what."""
     body = fetch(request, timeout, what)

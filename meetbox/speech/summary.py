@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from meetbox.speech.engines import EngineError, api_url, post
+from meetbox.speech.engines import EngineError, api_url, json_request, post
 
 MAX_TRANSCRIPT_CHARS = 60_000  # what is sent to a chat model (its context is finite)
 
@@ -180,10 +179,7 @@ class ChatSummariser:
                 {"role": "user", "content": transcript[-MAX_TRANSCRIPT_CHARS:]},
             ],
         }
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST")
-        request.add_header("Content-Type", "application/json")
-        if self.api_key:
-            request.add_header("Authorization", f"Bearer {self.api_key}")
+        request = json_request(self.url, body, self.api_key)
         reply = post(request, self.timeout, f"the chat model at {self.url}")
         try:
             content = reply["choices"][0]["message"]["content"]

@@ -9,11 +9,9 @@ Plain blocking code, like the other engines: callers run it in a thread or a wor
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Protocol
 
-from meetbox.speech.engines import EngineError, api_url, post
+from meetbox.speech.engines import EngineError, api_url, json_request, post
 
 NO_ENGINE = "no translation engine configured"
 MAX_TEXT = 5000
@@ -60,11 +58,8 @@ class ChatTranslator:
                 {"role": "user", "content": text[:MAX_TEXT]},
             ],
         }
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST")
-        request.add_header("Content-Type", "application/json")
-        if self.api_key:
-            request.add_header("Authorization", f"Bearer {self.api_key}")
-        reply = post(request, self.timeout, f"the chat model at {self.url}")
+        reply = post(json_request(self.url, body, self.api_key), self.timeout,
+                     f"the chat model at {self.url}")  # fmt: skip
         try:
             content = reply["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -89,9 +84,7 @@ class LibreTranslator:
         body = {"q": text[:MAX_TEXT], "source": source, "target": target, "format": "text"}
         if self.api_key:
             body["api_key"] = self.api_key
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST")
-        request.add_header("Content-Type", "application/json")
-        reply = post(request, self.timeout, f"LibreTranslate at {self.url}")
+        reply = post(json_request(self.url, body), self.timeout, f"LibreTranslate at {self.url}")
         translated = reply.get("translatedText")
         if not isinstance(translated, str):
             raise EngineError(f"LibreTranslate answered no translatedText: {reply.get('error')}")

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import fractions
 import io
-import json
 import re
 import subprocess
-import urllib.request
 import wave
 from functools import cache
 from typing import Protocol
@@ -21,7 +19,7 @@ import av
 import numpy as np
 
 from meetbox.speech import espeak
-from meetbox.speech.engines import EngineError, api_url, fetch
+from meetbox.speech.engines import EngineError, api_url, fetch, json_request
 
 OPUS_RATE = 48000
 OPUS_FRAME = 960  # samples: 20 ms
@@ -91,10 +89,7 @@ class HttpSynthesiser:
             "voice": voice or self.voice or "alloy",
             "response_format": "wav",
         }
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST")
-        request.add_header("Content-Type", "application/json")
-        if self.api_key:
-            request.add_header("Authorization", f"Bearer {self.api_key}")
+        request = json_request(self.url, body, self.api_key)
         data = fetch(request, self.timeout, f"the speech synthesiser at {self.url}", 64 << 20)
         try:
             with wave.open(io.BytesIO(data)) as w:

@@ -88,7 +88,8 @@ class AudioBudget:
             raise Refused(4429, "audio arrives faster than 4x real time")
 
 
-async def _start_message(ws: web.WebSocketResponse) -> dict[str, Any]:
+async def start_message(ws: web.WebSocketResponse) -> dict[str, Any]:
+    """A client's first message, ``{"type": "start", ...}``, within ``START_TIMEOUT``."""
     try:
         message = await ws.receive(timeout=START_TIMEOUT)
     except TimeoutError:
@@ -113,7 +114,7 @@ async def speech_socket(request: web.Request) -> web.StreamResponse:
     try:
         source: dict[str, Any] = dict(request.query)
         if "token" not in source:
-            source = await _start_message(ws)
+            source = await start_message(ws)
         params = parameters(source)
         try:
             claims = verify_speech_token(api.auth.speech_key, params["token"], params["meetingId"])

@@ -29,7 +29,7 @@ from meetbox.errors import InvalidArgument, MeetboxError, PermissionDenied, Reso
 from meetbox.services.translation import Session, TranslationSessions
 from meetbox.web.schema import LANGUAGE_CODE
 from meetbox.web.services import Api
-from meetbox.web.speech_socket import API, Refused
+from meetbox.web.speech_socket import API, Refused, start_message
 
 logger = logging.getLogger(__name__)
 
@@ -140,19 +140,7 @@ async def _parameters(request: web.Request, ws: web.WebSocketResponse) -> str:
     token = request.query.get("token", "")
     if token:
         return token
-    try:
-        first = await ws.receive(timeout=START_TIMEOUT)
-    except TimeoutError:
-        raise Refused(4408, "no start message within 5 seconds") from None
-    if first.type != aiohttp.WSMsgType.TEXT:
-        raise Refused(4400, 'the first message must be {"type": "start", "token": ...}')
-    try:
-        data = jsonbounds.loads(first.data)
-    except ValueError:
-        raise Refused(4400, "the start message is not valid JSON") from None
-    if not isinstance(data, dict) or data.get("type") != "start":
-        raise Refused(4400, 'the first message must be {"type": "start", "token": ...}')
-    value = data.get("token")
+    value = (await start_message(ws)).get("token")
     if not isinstance(value, str) or not value:
         raise Refused(4401, "send the session token (query 'token' or a start message)")
     return value
