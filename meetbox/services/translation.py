@@ -48,6 +48,7 @@ from meetbox.speech.tts import espeak_voices
 logger = logging.getLogger(__name__)
 
 KIND = "translation"
+AUTO = "auto"  # a source language left to the speech engine to detect
 VOICE = "interpreter-"  # the identities of the agent's voices: interpreter-fr, ...
 MAX_TARGETS = 8
 # a control socket's sink: one JSON-able message
@@ -125,7 +126,9 @@ class RoomTranslator:
         if who is None or not who.grant.can_publish or who.identity.startswith(VOICE):
             return
         speaker = (who.identity, who.name)
-        options = stream_options(self.service.settings, "opus", self.session.source_language)
+        source = self.session.source_language
+        language = "" if source == AUTO else source  # "": the engine detects it
+        options = stream_options(self.service.settings, "opus", language)
         handle = self.service.pool.open(options, partial(self._result, speaker))
         self.taps[str(up.sid)] = SpeechTap(up, handle)
 
@@ -147,12 +150,15 @@ class RoomTranslator:
         session.tell({"type": "transcript", "final": kind == "final", **said})
         if kind == "final":
             session.utterances += 1
+            # "auto": what the engine heard (the multilingual model detects it)
+            source = language if session.source_language == AUTO else session.source_language
+            said["source_language"] = source
             translating = self.service.translator.name != "none"
             for target in sorted(session.languages()):
-                if target != session.source_language and translating:
+                if target != source.split("-")[0] and target != source and translating:
                     self.service.spawn(self.service.translate(session, said, target, end, self))
             if not translating:  # no engine: the source language is spoken
-                self.service.spawn(self.speak(session.source_language, text, end))
+                self.service.spawn(self.speak(source, text, end))
 
     async def voice(self, language: str, voice: str = "") -> SyntheticAudio:
         """The track of a language (and voice), published by its interpreter participant
@@ -279,7 +285,7 @@ class TranslationSessions:
     ) -> None:
         try:
             text = await asyncio.to_thread(
-                self.translator.translate, said["text"], session.source_language, target
+                self.translator.translate, said["text"], said["source_language"], target
             )
         except EngineError as exc:
             session.tell(
@@ -291,7 +297,7 @@ class TranslationSessions:
         del session.latencies[:-100]
         session.tell(
             {"type": "translation", "target": target, "text": text, "source_text": said["text"],
-             "source_language": session.source_language, "speaker": said["speaker"],
+             "source_language": said["source_language"], "speaker": said["speaker"],
              "username": said["username"], "segmentId": said["segmentId"],
              "latency_s": round(latency, 3)}
         )  # fmt: skip

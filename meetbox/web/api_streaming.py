@@ -54,7 +54,9 @@ COUNTS = Obj(
         "publisher_count": Field("integer", required=True, minimum=0, maximum=50),
         "subscriber_count": Field("integer", required=True, minimum=0, maximum=500),
         "source_language": Field(
-            "string", pattern=LANGUAGE_CODE, description="what the publishers speak"
+            "string",
+            pattern=rf"^(auto|{LANGUAGE_CODE[1:-1]})$",
+            description="what the publishers speak; 'auto': detected per utterance",
         ),
     }
 )

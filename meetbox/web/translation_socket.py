@@ -26,7 +26,7 @@ from aiohttp import web
 
 from meetbox import jsonbounds
 from meetbox.errors import InvalidArgument, MeetboxError, PermissionDenied, ResourceExhausted
-from meetbox.services.translation import Session, TranslationSessions
+from meetbox.services.translation import AUTO, Session, TranslationSessions
 from meetbox.web.schema import LANGUAGE_CODE
 from meetbox.web.services import Api
 from meetbox.web.speech_socket import API, Refused, start_message
@@ -113,7 +113,8 @@ class Control:
         self.announce()
 
     async def set_source(self, request: dict[str, Any]) -> None:
-        self.sessions.set_source(self.session, self.language(request))
+        auto = request.get("language") == AUTO
+        self.sessions.set_source(self.session, AUTO if auto else self.language(request))
         self.announce()
 
     async def add_target(self, request: dict[str, Any]) -> None:

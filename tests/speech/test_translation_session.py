@@ -287,3 +287,30 @@ async def test_a_subscriber_hears_the_translation_over_webrtc(
             assert abs(belgian_audio.astype(float)).mean() > 300
         await french.ws.close()
         await belgian.ws.close()
+
+
+async def test_a_source_language_left_to_detection(fake: OpenAiLike) -> None:
+    speech_settings = {"translation_engine": "libretranslate", "translation_url": fake.url}
+    async with (
+        EmbeddedServer(api=api_settings(), speech=speech_settings) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        rest = Rest(server, http)
+        made = await new_session(rest, source_language="auto")
+        french = await control(rest, made["control_url"], made["subscriber"][0])
+        assert (await french.next("status"))["source_language"] == "auto"
+        await french.send(type="choose", language="fr")
+        await french.next("ack", request="choose")
+        publisher = Client(made["stream_url"], made["publisher"][0])
+        async with publisher:
+            voice = SpeechAudioTrack()
+            await publisher.publish(voice)
+            voice.say(speech(SAID, 48000))
+            heard = await french.next("transcript", final=True)
+            # detected by the multilingual model (tiny.en cannot tell languages apart)
+            assert heard["language"] == "en" and "budget" in heard["text"].lower(), heard
+            translated = await french.next("translation", target="fr")
+        assert translated["source_language"] == "en"
+        assert translated["text"] == f"(fr) {heard['text']}"
+        assert [(t["source"], t["target"]) for t in fake.translations] == [("en", "fr")]
+        await french.ws.close()
