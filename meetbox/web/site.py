@@ -21,6 +21,7 @@ from meetbox.web import (
     api_summaries,
     api_transcripts,
     badrequests,
+    metrics,
     openapi,
     speech_socket,
     translation_socket,
@@ -106,6 +107,7 @@ def create_app(vendor_dir: Path, api: Api | None = None) -> web.Application:
 
         speech_socket.mount(app, api)
         translation_socket.mount(app)
+        metrics.mount(app, api)
         app.router.add_get("/openapi.json", openapi_json)
         app.router.add_get("/docs", docs)
 
