@@ -3,12 +3,15 @@ against the load that made it; /healthz and /readyz."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from meetbox.server import EmbeddedServer
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
+from tests.helpers import read_counters
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,12 +39,16 @@ async def test_metrics_follow_the_rooms_and_readiness_answers(
         async with (
             meetbox_server.client("watched", "ann") as ann,
             meetbox_server.client("watched", "ben") as ben,
-            meetbox_server.client("watched", "eve", hidden=True),
+            meetbox_server.client("watched", "eve", hidden=True) as eve,
         ):
             await ann.publish(CounterVideoTrack())
             await ann.publish(ToneAudioTrack())
-            await ben.wait_for_track(identity="ann", kind="video")
-            await ben.wait_for_track(identity="ann", kind="audio")
+            video = await ben.wait_for_track(identity="ann", kind="video")
+            audio = await ben.wait_for_track(identity="ann", kind="audio")
+            await read_counters(video.track, 2)  # media flows: the connections are up
+            await asyncio.wait_for(audio.track.recv(), 10)
+            hidden_view = await eve.wait_for_track(identity="ann", kind="video")
+            await read_counters(hidden_view.track, 2)
             busy = await scrape(http, url)
             assert busy[("meetbox_rooms", ())] == 1
             assert busy[("meetbox_participants", ("visible",))] == 2
