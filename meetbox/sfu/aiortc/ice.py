@@ -1,5 +1,6 @@
-"""ICE: host candidates limited to configured addresses and a UDP port range, and a fix
-of an aioice race that would leak a consent task per closed peer (both process-wide)."""
+"""ICE: host candidates limited to configured addresses and a UDP port range, a fix of an
+aioice race that would leak a consent task per closed peer, and of aiortc's connect task
+failing unseen for a peer closed while it connected (all process-wide)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import aioice.ice
+from aiortc import RTCPeerConnection
+from aiortc.exceptions import InvalidStateError
 
 _original_query_consent = aioice.ice.Connection.query_consent
 
@@ -21,8 +24,28 @@ async def _query_consent_unless_closed(self: aioice.ice.Connection) -> None:
 
 
 def install_fixes() -> None:
-    """Process-wide fixes of aioice races that would leak a task per closed peer."""
+    """Process-wide fixes of aioice and aiortc races that would leak a task per closed peer,
+    or log a task's unretrieved exception for a peer closed while it connected."""
     aioice.ice.Connection.query_consent = _query_consent_unless_closed  # type: ignore[method-assign]
+    if getattr(RTCPeerConnection, CONNECT) is not _connect_unless_closed:
+        global _original_connect
+        _original_connect = getattr(RTCPeerConnection, CONNECT)
+        setattr(RTCPeerConnection, CONNECT, _connect_unless_closed)
+
+
+# aiortc starts its connect coroutine and forgets it: a peer closed (a participant gone, a
+# client closed) while ICE or DTLS runs makes it fail with InvalidStateError, which asyncio
+# then logs as "Task exception was never retrieved". Closed on purpose: nothing to report.
+CONNECT = "_RTCPeerConnection__connect"
+_original_connect: Any = None
+
+
+async def _connect_unless_closed(self: RTCPeerConnection) -> None:
+    try:
+        await _original_connect(self)
+    except InvalidStateError:
+        if self.connectionState != "closed" and self.signalingState != "closed":
+            raise
 
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
