@@ -106,3 +106,14 @@ def is_encrypted(text: str, secret: str) -> bool:
     except DecryptError:
         return False
     return True
+
+
+def readable(message: str, encrypted: bool, secret: str) -> str:
+    """A stored transcript line as text: decrypted, or, as the seed does, as stored when it
+    is not encrypted or does not decrypt."""
+    if not encrypted:
+        return str(message)
+    try:
+        return decrypt(message, secret)
+    except ValueError:
+        return str(message)

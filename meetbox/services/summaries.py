@@ -62,10 +62,7 @@ class SummaryJobs:
     def _lines(self, docs: list[Document]) -> tuple[list[Line], str]:
         lines, languages = [], []
         for doc in docs:
-            try:
-                text = cipher.decrypt(doc["message"], self.secret)
-            except ValueError:
-                text = str(doc["message"])
+            text = cipher.readable(doc["message"], bool(doc.get("isEncrypted")), self.secret)
             lines.append(Line(str(doc.get("userName") or "someone"), text, doc["createdAt"]))
             if doc.get("language"):
                 languages.append(str(doc["language"]))

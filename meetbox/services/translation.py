@@ -119,6 +119,14 @@ class RoomTranslator:
         for up in list(room.router.uptracks.values()):
             self._add(up)
 
+    def listen_again(self) -> None:
+        """New speech streams for every publisher (in the session's new source language)."""
+        for tap in list(self.taps.values()):
+            tap.close()
+        self.taps.clear()
+        for up in list(self.room.router.uptracks.values()):
+            self._add(up)
+
     def _add(self, up: UpTrack) -> None:
         if self.closed or up.kind != "audio" or up.closed or str(up.sid) in self.taps:
             return
@@ -311,12 +319,8 @@ class TranslationSessions:
         session.source_language = language
         live = self.rooms.get(session.room)
         agent = live.agents.get(KIND) if live is not None else None
-        if isinstance(agent, RoomTranslator):  # new streams in the new language
-            for tap in list(agent.taps.values()):
-                tap.close()
-            agent.taps.clear()
-            for up in list(live.router.uptracks.values()) if live is not None else []:
-                agent._add(up)
+        if isinstance(agent, RoomTranslator):
+            agent.listen_again()
 
     def add_target(self, session: Session, language: str) -> None:
         if language not in session.targets and len(session.languages()) >= MAX_TARGETS:

@@ -52,8 +52,6 @@ class SyntheticAudio:
         self.queue: deque[bytes] = deque()
         self.sequence = random.randrange(1 << 16)
         self.timestamp = random.randrange(1 << 32)
-        self.started_speaking: list[float] = []  # when each play() began to be sent
-        self._pending_starts: deque[int] = deque()  # queue lengths where a play() begins
         self.closed = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"play {up.sid}")
 
@@ -63,7 +61,6 @@ class SyntheticAudio:
         if len(self.queue) + len(packets) > MAX_QUEUED:
             logger.warning("track %s: speech arrives faster than it plays; dropped", self.up.sid)
             return
-        self._pending_starts.append(len(self.queue))
         self.queue.extend(packets)
 
     def _packet(self, payload: bytes, marker: bool) -> tuple[bytes, RtpHeader]:
@@ -88,14 +85,10 @@ class SyntheticAudio:
                 await asyncio.sleep(delay)  # real-time pacing of a live source
             elif delay < -1.0:  # the loop was held up a long time: start over from now
                 start, sent = loop.time(), 0
-            if self._pending_starts and self._pending_starts[0] == 0:
-                self._pending_starts.popleft()
-                self.started_speaking.append(time.time())
             payload = self.queue.popleft() if self.queue else self.silence
-            if self._pending_starts:
-                self._pending_starts = deque(n - 1 for n in self._pending_starts)
-            marker = bool(self.queue or payload is not self.silence) and not speaking
-            speaking = payload is not self.silence
+            voiced = payload is not self.silence
+            marker = voiced and not speaking  # the first packet of a talkspurt (RFC 3551)
+            speaking = voiced
             data, header = self._packet(payload, marker)
             try:
                 rest = self.up.on_rtp(data, header, time.monotonic())

@@ -133,16 +133,6 @@ async def send_transcript(ctx: Ctx) -> web.Response:
     return ok(data, "Transcript saved", status=201)
 
 
-def _readable(doc: Document, secret: str) -> str:
-    if not doc.get("isEncrypted"):
-        return str(doc["message"])
-    try:
-        return cipher.decrypt(doc["message"], secret)
-    except ValueError:
-        # as the seed does: a message that does not decrypt is returned as stored
-        return str(doc["message"])
-
-
 @routes.add(
     "GET",
     "/view-transcript/{meetingId}",
@@ -159,7 +149,7 @@ async def view_transcript(ctx: Ctx) -> web.Response:
     secret = ctx.api.transcript_secret
 
     def decrypt_all() -> list[str]:
-        return [_readable(d, secret) for d in docs]
+        return [cipher.readable(d["message"], bool(d.get("isEncrypted")), secret) for d in docs]
 
     messages = await asyncio.to_thread(decrypt_all)
     data = [

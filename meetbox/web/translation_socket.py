@@ -99,7 +99,7 @@ class Control:
         self.session.tell(self.sessions.status(self.session))
 
     async def status(self, request: dict[str, Any]) -> None:
-        self.session.tell(self.sessions.status(self.session))
+        self.announce()
 
     async def choose(self, request: dict[str, Any]) -> None:
         language = self.language(request)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -36,6 +37,16 @@ async def fake() -> AsyncIterator[OpenAiLike]:
     await server.start()
     yield server
     await server.stop()
+
+
+@asynccontextmanager
+async def translating(speech_settings: dict[str, Any]) -> AsyncIterator[Rest]:
+    """A server with these speech settings, and a REST client of it."""
+    async with (
+        EmbeddedServer(api=api_settings(), speech=speech_settings) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        yield Rest(server, http)
 
 
 async def new_session(rest: Rest, **data: Any) -> dict[str, Any]:
@@ -86,11 +97,7 @@ async def control(rest: Rest, url: str, token: str, in_query: bool = True) -> Co
 
 async def test_subscribers_get_the_words_in_the_languages_they_chose(fake: OpenAiLike) -> None:
     speech_settings = {"translation_engine": "libretranslate", "translation_url": fake.url}
-    async with (
-        EmbeddedServer(api=api_settings(), speech=speech_settings) as server,
-        aiohttp.ClientSession() as http,
-    ):
-        rest = Rest(server, http)
+    async with translating(speech_settings) as rest:
         made = await new_session(rest, source_language="en")
         url = made["control_url"]
         french = await control(rest, url, made["subscriber"][0])
@@ -242,11 +249,7 @@ async def test_a_subscriber_hears_the_translation_over_webrtc(
     speech_settings = {
         "translation_engine": "chat", "translation_url": fake.url, "translation_model": "m",
     }  # fmt: skip
-    async with (
-        EmbeddedServer(api=api_settings(), speech=speech_settings) as server,
-        aiohttp.ClientSession() as http,
-    ):
-        rest = Rest(server, http)
+    async with translating(speech_settings) as rest:
         made = await new_session(rest, source_language="en")
         french = await control(rest, made["control_url"], made["subscriber"][0])
         await french.send(type="choose", language="fr")
@@ -291,11 +294,7 @@ async def test_a_subscriber_hears_the_translation_over_webrtc(
 
 async def test_a_source_language_left_to_detection(fake: OpenAiLike) -> None:
     speech_settings = {"translation_engine": "libretranslate", "translation_url": fake.url}
-    async with (
-        EmbeddedServer(api=api_settings(), speech=speech_settings) as server,
-        aiohttp.ClientSession() as http,
-    ):
-        rest = Rest(server, http)
+    async with translating(speech_settings) as rest:
         made = await new_session(rest, source_language="auto")
         french = await control(rest, made["control_url"], made["subscriber"][0])
         assert (await french.next("status"))["source_language"] == "auto"
