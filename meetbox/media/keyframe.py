@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meetbox.media.depacketize import vp8_descriptor_size, vp8_dimensions
+
 
 def vp8_is_keyframe(payload: bytes | memoryview) -> bool:
     """True for the first packet of a VP8 key frame (RFC 7741 4.2 and 4.3)."""
@@ -62,6 +64,18 @@ def is_keyframe(mime_type: str, payload: bytes | memoryview) -> bool:
     if mime == "video/h264":
         return h264_is_keyframe(payload)
     return not mime.startswith("video/")
+
+
+def keyframe_size(mime_type: str, payload: bytes | memoryview) -> tuple[int, int] | None:
+    """Width and height from the first packet of a keyframe, where the codec carries them
+    there in clear (VP8's frame header); None otherwise."""
+    if mime_type.lower() != "video/vp8":
+        return None
+    try:
+        start = vp8_descriptor_size(payload)
+    except ValueError:
+        return None
+    return vp8_dimensions(bytes(payload[start : start + 10]))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from meetbox.auth.tokens import AccessClaims
 from meetbox.config import RtcSettings
 from meetbox.ids import ParticipantSid
 from meetbox.sfu.publisher import PublisherPeer
+from meetbox.sfu.simulcast import SimulcastTrack
 from meetbox.sfu.subscriber import OfferSender, SubscriberPeer
 
 
@@ -28,6 +29,7 @@ class Participant:
         send_offer: OfferSender,
         on_audio_level: Callable[[ParticipantSid, int], None],
         on_failed: Callable[[Participant], None],
+        on_layers: Callable[[SimulcastTrack, list[str]], None] | None = None,
     ) -> None:
         self.sid = sid
         self.identity = claims.identity
@@ -43,6 +45,7 @@ class Participant:
         self._settings = settings
         self._on_audio_level = on_audio_level
         self._on_failed = on_failed
+        self._on_layers = on_layers
         self._publisher: PublisherPeer | None = None
         self.subscriber = SubscriberPeer(sid, settings, send_offer)
         self._watch(self.subscriber.pc)
@@ -58,7 +61,9 @@ class Participant:
     @property
     def publisher(self) -> PublisherPeer:
         if self._publisher is None:
-            self._publisher = PublisherPeer(self.sid, self._settings, self._on_audio_level)
+            self._publisher = PublisherPeer(
+                self.sid, self._settings, self._on_audio_level, self._on_layers
+            )
             self._watch(self._publisher.pc)
         return self._publisher
 

@@ -25,6 +25,7 @@ from meetbox.rtc.whiteboard import Whiteboard
 from meetbox.sfu.negotiation import MediaSection
 from meetbox.sfu.publisher import TrackDescription
 from meetbox.sfu.router import Router
+from meetbox.sfu.simulcast import SimulcastTrack
 from meetbox.sfu.tasks import BackgroundTasks
 from meetbox.sfu.uptrack import UpTrack
 
@@ -227,6 +228,11 @@ class Room:
                 connection_id, "subscriber_offer", {"sdp": sdp, "tracks": mids}
             )
 
+        def send_layers(up: SimulcastTrack, active: list[str]) -> None:
+            # dynacast: the simulcast layers someone receives; the publisher sends only those
+            data = {"track_sid": up.sid, "active": active}
+            self._tasks.spawn(self.events.to_connection(connection_id, "layers", data))
+
         participant = Participant(
             sid,
             claims,
@@ -235,6 +241,7 @@ class Room:
             send_offer,
             self.router.on_audio_level,
             self._connection_failed,
+            send_layers,
         )
         participant.announced = not participant.hidden and (
             participant.is_host or not self.livestream

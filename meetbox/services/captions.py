@@ -168,10 +168,11 @@ class RoomTranscriber:
         )
 
     async def _deliver(self, event: dict[str, Any]) -> None:
-        if not self.room.closed:
-            await self.service.announce(self.room_name, "transcript", event)
+        # stored first: whoever has seen a final finds it in the meeting's transcript
         if event["final"] and event["msg"]:
             await self.service.store_final(self, event)
+        if not self.room.closed:
+            await self.service.announce(self.room_name, "transcript", event)
 
     async def meeting_id(self) -> str | None:
         if self._meeting is None:

@@ -46,6 +46,12 @@ class DownTrack:
         self, up: UpTrack, transceiver: RTCRtpTransceiver, subscriber_sid: ParticipantSid
     ) -> None:
         self.up = up
+        # what feeds it: the up-track, or of a simulcast track the layer it receives now
+        self.source: UpTrack = up
+        self.target: UpTrack | None = None  # the layer it goes to at that layer's keyframe
+        self.paused = False  # the subscriber does not show it (hidden tile) or gave it up
+        self.view: tuple[int, int] | None = None  # the tile's width and height, if told
+        self.max_layer: int | None = None  # the highest layer its link carries (None: any)
         self.track_sid: TrackSid = up.sid
         self.subscriber_sid = subscriber_sid
         self.kind = up.kind
@@ -63,6 +69,7 @@ class DownTrack:
         self._ext_map: dict[int, int] = {}
         self._mid_ext: tuple[int, bytes] | None = None
         self._rtx_seq = random.randrange(1 << 16)
+        self._run_start = -1  # the first outgoing sequence number of the current source run
 
     @property
     def mid(self) -> str | None:
@@ -136,8 +143,44 @@ class DownTrack:
     def source_changed(self) -> None:
         """The next packet starts a new run (new SSRC, unmute): keep output continuous."""
         self.forwarder.resync()
+        last = self.forwarder.last_seq
+        self._run_start = (last + 1) % SEQ_MOD if last >= 0 else -1
         if self.kind == "video":
             self.forwarder.waiting_for_keyframe = True
+
+    def move_to(self, layer: UpTrack | None) -> None:
+        """Receive ``layer`` from its next keyframe on (the current source until then);
+        None: receive nothing from now on (the subscriber does not show it)."""
+        if self.closed:
+            return
+        if self.target is not None and self.target is not layer:
+            self.target.detach(self)  # not attached: only leaves its pending list
+            self.target = None
+        if layer is None:
+            self.paused = True
+            self.source.detach(self)
+            return
+        if layer is self.source and not self.paused:
+            return
+        self.target = layer
+        if self not in layer.pending:
+            layer.pending.append(self)
+        layer.request_keyframe(first_picture=True)
+
+    def switched(self, layer: UpTrack) -> None:
+        """``layer``'s keyframe begins: leave the old source, continue the output stream."""
+        self.target = None
+        self.paused = False
+        if layer is not self.source:
+            self.source.detach(self)
+            self.source = layer
+        self.source_changed()
+        layer.attach(self)
+        self.up.consumers_changed()
+
+    def request_keyframe(self) -> None:
+        """The subscriber lost the picture (PLI, FIR): ask whoever feeds it."""
+        (self.target or self.source).request_keyframe()
 
     def upstream_closed(self) -> None:
         self.forwarder.payload_type = -1
@@ -160,11 +203,14 @@ class DownTrack:
 
     def retransmit(self, lost: list[int]) -> None:
         """Answer a subscriber's NACK from the publisher track's packet cache (RFC 4588)."""
-        cache = self.up.cache
+        cache = self.source.cache
         writer = self.writer
         if cache is None or writer is None or self.payload_type is None:
             return
+        run_start = self._run_start
         for out_seq in lost:
+            if run_start >= 0 and (out_seq - run_start) % SEQ_MOD >= SEQ_MOD // 2:
+                continue  # sent from an earlier source (another layer): not in this cache
             data = cache.get(self.forwarder.incoming_seq(out_seq))
             if data is None:
                 continue
@@ -211,4 +257,7 @@ class DownTrack:
         if self.closed:
             return
         self.forwarder.closed = True
+        if self.target is not None:
+            self.target.detach(self)
+        self.source.detach(self)
         self.up.detach(self)

@@ -7,6 +7,7 @@ private transceiver state.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from aiortc import RTCRtpSender
@@ -16,7 +17,12 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 URI_AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+URI_RID = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+URI_REPAIRED_RID = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 FORWARDED_EXTENSIONS = (URI_AUDIO_LEVEL, URI_ABS_SEND_TIME)
+# simulcast layers one m-section may send (browsers send up to three)
+MAX_LAYERS = 4
+_RID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 MAX_SDP_BYTES = 64 * 1024
 # m-sections in one publisher's offer: camera, microphone and screen shares, with room
 MAX_PUBLISH_SECTIONS = 32
@@ -199,3 +205,65 @@ def _from_capability(cap: RTCRtpCodecCapability) -> Codec:
 
 def section_by_mid(sections: list[MediaSection], mid: str) -> MediaSection | None:
     return next((s for s in sections if s.mid == mid), None)
+
+
+def simulcast_offer(text: str) -> dict[str, tuple[str, ...]]:
+    """The RIDs each m-section's ``a=simulcast:send`` offers (RFC 8853), in its order, by
+    mid; ``ValueError`` saying what is wrong. Sections without simulcast are left out.
+    aiortc's parser drops these lines, so they are read from the text."""
+    found: dict[str, tuple[str, ...]] = {}
+    for section in re.split(r"\r?\n(?=m=)", text)[1:]:
+        mid, declared, layers = "", set(), None
+        for line in section.splitlines():
+            if line.startswith("a=mid:"):
+                mid = line[6:].strip()
+            elif line.startswith("a=rid:"):
+                parts = line[6:].split()
+                if len(parts) >= 2 and parts[1] == "send":
+                    declared.add(parts[0])
+            elif line.startswith("a=simulcast:"):
+                layers = _simulcast_send(line[12:].split())
+        if layers is None:
+            continue
+        unknown = [rid for rid in layers if rid not in declared]
+        if unknown:
+            raise ValueError(f"sdp m-section {mid}: simulcast rid {unknown[0]!r} has no a=rid send")
+        if layers:
+            found[mid] = layers
+    return found
+
+
+def _simulcast_send(words: list[str]) -> tuple[str, ...]:
+    layers: list[str] = []
+    for direction, value in zip(words[::2], words[1::2], strict=False):
+        if direction != "send":
+            continue
+        for alternatives in value.split(";"):
+            rid = alternatives.split(",")[0].lstrip("~")  # the first choice; paused or not
+            if not _RID.fullmatch(rid):
+                raise ValueError(f"sdp simulcast rid {rid[:20]!r} is not 1-16 letters or digits")
+            if rid in layers:
+                raise ValueError(f"sdp simulcast rid {rid!r} appears twice")
+            layers.append(rid)
+    if len(layers) > MAX_LAYERS:
+        raise ValueError(f"sdp offers {len(layers)} simulcast layers; at most {MAX_LAYERS}")
+    return tuple(layers)
+
+
+def answer_simulcast(answer: str, layers: dict[str, tuple[str, ...]]) -> str:
+    """``answer`` with each simulcast m-section's ``a=rid:... recv`` and ``a=simulcast:recv``
+    lines (aiortc writes none)."""
+    if not layers:
+        return answer
+    newline = "\r\n" if "\r\n" in answer else "\n"
+    head, *sections = re.split(r"\r?\n(?=m=)", answer.rstrip("\r\n"))
+    out = [head]
+    for section in sections:
+        mids = [line[6:].strip() for line in section.splitlines() if line.startswith("a=mid:")]
+        rids = layers.get(mids[0]) if mids and not section.startswith("m=video 0 ") else None
+        if rids:
+            lines = [f"a=rid:{rid} recv" for rid in rids]
+            lines.append("a=simulcast:recv " + ";".join(rids))
+            section = newline.join([section, *lines])
+        out.append(section)
+    return newline.join(out) + newline

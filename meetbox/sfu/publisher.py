@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiortc import RTCSessionDescription
 
@@ -26,18 +27,25 @@ from meetbox.sfu import aiortc as internals
 from meetbox.sfu.negotiation import (
     MAX_PUBLISH_SECTIONS,
     URI_MID,
+    URI_REPAIRED_RID,
+    URI_RID,
     MediaSection,
+    answer_simulcast,
     parse_sections,
     section_by_mid,
+    simulcast_offer,
     supported,
 )
 from meetbox.sfu.peer import new_peer_connection
+from meetbox.sfu.simulcast import SimulcastTrack
 from meetbox.sfu.tasks import cancel_and_wait
 from meetbox.sfu.uptrack import UpTrack
 
 logger = logging.getLogger(__name__)
 
 NACK_INTERVAL = 0.05
+# SSRCs one publisher connection may bring unannounced (layers, RTX, restarts)
+MAX_LATCHED = 256
 REPORT_EVERY = 20  # NACK intervals: one receiver report a second
 
 
@@ -54,6 +62,14 @@ class OfferResult:
     removed: list[UpTrack]
 
 
+def _first(elements: dict[int, bytes], ids: set[int]) -> str | None:
+    for ext_id in ids:
+        value = elements.get(ext_id)
+        if value is not None:
+            return value.decode(errors="replace")
+    return None
+
+
 class PublisherPeer:
     """The connection a participant publishes on: the client offers, the SFU answers and
     creates an :class:`UpTrack` per new sending m-section. Owns its peer connection and its
@@ -65,8 +81,10 @@ class PublisherPeer:
         participant_sid: ParticipantSid,
         settings: RtcSettings,
         on_audio_level: Callable[[ParticipantSid, int], None] | None = None,
+        on_layers: Callable[[SimulcastTrack, list[str]], None] | None = None,
     ) -> None:
         self.participant_sid = participant_sid
+        self._on_layers = on_layers
         self.settings = settings
         self._keyframe_pacing = KeyframePacing(
             retry=settings.keyframe_request_interval,
@@ -81,6 +99,9 @@ class PublisherPeer:
         self._by_ssrc: dict[int, UpTrack] = {}
         self._by_rtx: dict[int, UpTrack] = {}
         self._mid_ext_ids: set[int] = set()
+        self._rid_ext_ids: set[int] = set()  # RID header extensions (simulcast layers)
+        self._rrid_ext_ids: set[int] = set()  # repaired RID: a layer's RTX stream
+        self._simulcast: dict[str, tuple[str, ...]] = {}  # mid -> RIDs, as offered
         self._retired: set[str] = set()
         self._rtcp_ssrc = random.randrange(1, 1 << 32)
         self._lock = asyncio.Lock()
@@ -99,8 +120,11 @@ class PublisherPeer:
                 raise FailedPrecondition("the publisher connection is closed")
             try:
                 sections = parse_sections(sdp, MAX_PUBLISH_SECTIONS)
+                layers = simulcast_offer(sdp)
             except ValueError as exc:
                 raise InvalidArgument(str(exc)) from None
+            videos = {s.mid for s in sections if s.kind == "video"}
+            layers = {mid: rids for mid, rids in layers.items() if mid in videos}
             if not sections:
                 raise InvalidArgument("the offer has no audio or video m-section")
             for section in sections:
@@ -122,11 +146,19 @@ class PublisherPeer:
                 # setRemoteDescription scheduled would start the new receivers
                 for transceiver in self.pc.getTransceivers():
                     internals.park_receiver(transceiver.receiver)
+                    offered = section_by_mid(sections, transceiver.mid or "")
+                    if offered is not None and transceiver.mid in layers:
+                        rid_uris = (URI_RID, URI_REPAIRED_RID)
+                        internals.accept_header_extensions(
+                            transceiver,
+                            {u: i for u, i in offered.extensions.items() if u in rid_uris},
+                        )
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
             except Exception as exc:
                 logger.info("publish offer refused: %r", exc)
                 raise InvalidArgument(f"the publish offer was refused: {exc}") from None
-            answer = self.pc.localDescription.sdp
+            self._simulcast.update(layers)
+            answer = answer_simulcast(self.pc.localDescription.sdp, layers)
             return self._apply(sections, parse_sections(answer), described, answer)
 
     def _apply(
@@ -142,6 +174,10 @@ class PublisherPeer:
             mine = section_by_mid(answered, section.mid)
             if mid_ext := section.extensions.get(URI_MID):
                 self._mid_ext_ids.add(mid_ext)
+            if mine is not None and (rid_ext := mine.extensions.get(URI_RID)):
+                self._rid_ext_ids.add(rid_ext)
+            if mine is not None and (rrid_ext := mine.extensions.get(URI_REPAIRED_RID)):
+                self._rrid_ext_ids.add(rrid_ext)
             if section.mid in self._retired:
                 # an unpublished track's m-section: it publishes again only after the
                 # client has stopped sending on it once
@@ -160,21 +196,27 @@ class PublisherPeer:
             transport = internals.transport_of(transceiver)
             internals.intercept_transport(transport, self._on_rtp, self._on_rtcp)
             meta = described[section.mid]
-            up = UpTrack(
-                sid=new_track_sid(),
-                participant_sid=self.participant_sid,
-                kind=section.kind,
-                source=meta.source,
-                name=meta.name,
-                mid=section.mid,
-                codec=mine.codecs[0],
-                ssrc=section.ssrc,
-                rtx_ssrc=section.rtx_ssrc,
-                extensions=mine.extensions,
-                send_rtcp=internals.writer_for(transport).send,
-                rtcp_ssrc=self._rtcp_ssrc,
-                keyframe_pacing=self._keyframe_pacing,
-                on_audio_level=self._on_audio_level,
+            fields: dict[str, Any] = {
+                "sid": new_track_sid(),
+                "participant_sid": self.participant_sid,
+                "kind": section.kind,
+                "source": meta.source,
+                "name": meta.name,
+                "mid": section.mid,
+                "codec": mine.codecs[0],
+                "ssrc": section.ssrc,
+                "rtx_ssrc": section.rtx_ssrc,
+                "extensions": mine.extensions,
+                "send_rtcp": internals.writer_for(transport).send,
+                "rtcp_ssrc": self._rtcp_ssrc,
+                "keyframe_pacing": self._keyframe_pacing,
+                "on_audio_level": self._on_audio_level,
+            }
+            rids = self._simulcast.get(section.mid, ())
+            up = (
+                SimulcastTrack(rids=rids, on_layers=self._on_layers, **fields)
+                if rids and URI_RID in mine.extensions
+                else UpTrack(**fields)
             )
             self.uptracks[section.mid] = up
             if section.ssrc is not None:
@@ -190,8 +232,9 @@ class PublisherPeer:
 
     def _remove(self, mid: str) -> UpTrack:
         up = self.uptracks.pop(mid)
+        streams = up.receivers()
         for table in (self._by_ssrc, self._by_rtx):
-            for ssrc in [s for s, u in table.items() if u is up]:
+            for ssrc in [s for s, u in table.items() if u in streams]:
                 del table[ssrc]
         up.close()
         return up
@@ -212,34 +255,62 @@ class PublisherPeer:
         up = self._by_ssrc.get(header.ssrc)
         if up is None:
             up = self._by_rtx.get(header.ssrc)
-            if up is not None:
-                if up.ssrc is None or header.payload_end - header.payload_start < 2:
-                    return  # padding-only probe, or nothing to repair yet
-                data, header = unwrap_rtx(
-                    data, header, ssrc=up.ssrc, payload_type=up.codec.payload_type
-                )
-            else:
-                up = self._latch(data, header)
+            if up is None and self._latch(data, header):
+                up = self._by_ssrc.get(header.ssrc)
                 if up is None:
+                    up = self._by_rtx.get(header.ssrc)
+                else:
+                    rest = up.on_rtp(data, header, time.monotonic())
+                    if rest is not None:
+                        await rest
                     return
+            if up is None:
+                return
+            if up.ssrc is None or header.payload_end - header.payload_start < 2:
+                return  # padding-only probe, or nothing to repair yet
+            data, header = unwrap_rtx(
+                data, header, ssrc=up.ssrc, payload_type=up.codec.payload_type
+            )
         rest = up.on_rtp(data, header, time.monotonic())
         if rest is not None:  # a large room's fan-out, in slices
             await rest
 
-    def _latch(self, data: bytes, header: RtpHeader) -> UpTrack | None:
-        """An SSRC the SDP did not announce: find its track by the MID extension."""
-        if not self._mid_ext_ids:
-            return None
+    def _latch(self, data: bytes, header: RtpHeader) -> bool:
+        """An SSRC the SDP did not announce: find its track by the MID extension, and a
+        simulcast layer (or its RTX stream) by the RID (repaired RID) extension."""
+        if len(self._by_ssrc) + len(self._by_rtx) >= MAX_LATCHED:
+            return False  # a publisher cycling SSRCs: no more tables
         elements = extension_elements(data, header)
-        for ext_id in self._mid_ext_ids:
-            mid = elements.get(ext_id)
-            if mid is None:
-                continue
-            up = self.uptracks.get(mid.decode(errors="replace"))
-            if up is not None and up.codec.payload_type == header.payload_type:
-                self._by_ssrc[header.ssrc] = up
-                return up
-        return None
+        mid = _first(elements, self._mid_ext_ids)
+        up = self.uptracks.get(mid) if mid is not None else None
+        rid = _first(elements, self._rid_ext_ids)
+        repaired = _first(elements, self._rrid_ext_ids)
+        if up is None and (rid or repaired):  # no MID: the track that has this layer
+            up = next(
+                (t for t in self.uptracks.values() if isinstance(t, SimulcastTrack)
+                 and (rid or repaired) in t.by_rid),
+                None,
+            )  # fmt: skip
+        if up is None:
+            return False
+        codec = up.codec
+        if isinstance(up, SimulcastTrack):
+            if rid is not None and header.payload_type == codec.payload_type:
+                layer = up.by_rid.get(rid)
+                if layer is not None:
+                    self._by_ssrc[header.ssrc] = layer
+                    return True
+            if repaired is not None and header.payload_type == codec.rtx_payload_type:
+                layer = up.by_rid.get(repaired)
+                if layer is not None:
+                    self._by_rtx[header.ssrc] = layer
+                    layer.rtx_ssrc = header.ssrc
+                    return True
+            return False
+        if header.payload_type == codec.payload_type:
+            self._by_ssrc[header.ssrc] = up
+            return True
+        return False
 
     async def _on_rtcp(self, data: bytes) -> None:
         try:
@@ -261,9 +332,10 @@ class PublisherPeer:
                 await asyncio.sleep(NACK_INTERVAL)
                 tick += 1
                 for up in list(self.uptracks.values()):
-                    nack = up.due_nacks()
-                    if nack is not None:
-                        up.send_rtcp(bytes(nack))
+                    for stream in up.receivers():
+                        nack = stream.due_nacks()
+                        if nack is not None:
+                            stream.send_rtcp(bytes(nack))
                 if tick % REPORT_EVERY == 0:
                     self._send_reports()
         except asyncio.CancelledError:
@@ -274,14 +346,15 @@ class PublisherPeer:
     def _send_reports(self) -> None:
         now = time.monotonic()
         for up in list(self.uptracks.values()):
-            packets: list[rtcp.RtcpPacket] = [
-                rtcp.ReceiverReport(self._rtcp_ssrc, up.report_blocks(now))
-            ]
             bitrate = up.estimated_bitrate()
-            if bitrate is not None and up.ssrc is not None:
-                packets.append(rtcp.Remb(self._rtcp_ssrc, bitrate, [up.ssrc]))
-                up.last_remb = bitrate
-            up.send_rtcp(rtcp.serialize_compound(packets))
+            for stream in up.receivers():
+                packets: list[rtcp.RtcpPacket] = [
+                    rtcp.ReceiverReport(self._rtcp_ssrc, stream.report_blocks(now))
+                ]
+                if bitrate is not None and stream.ssrc is not None:
+                    packets.append(rtcp.Remb(self._rtcp_ssrc, bitrate, [stream.ssrc]))
+                    stream.last_remb = bitrate
+                stream.send_rtcp(rtcp.serialize_compound(packets))
 
     async def close(self) -> None:
         if self.closed:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiortc import RTCSessionDescription
 
 from meetbox.config import RtcSettings
-from meetbox.errors import FailedPrecondition, InvalidArgument
+from meetbox.errors import FailedPrecondition, InvalidArgument, NotFound
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media import rtcp
 from meetbox.sfu import aiortc as internals
@@ -79,6 +79,18 @@ class SubscriberPeer:
             down.transceiver.direction = "inactive"
             self._renegotiate()
         return True
+
+    def set_view(self, track_sid: TrackSid, view: tuple[int, int] | None, visible: bool) -> None:
+        """What the subscriber shows of a track: its tile's size in device pixels (None:
+        not told) and whether it is on screen. It receives the layer that size needs, and
+        nothing while hidden."""
+        down = self.downtracks.get(track_sid)
+        if down is None:
+            raise NotFound(f"this participant does not receive track {track_sid!r}")
+        if down.kind != "video":
+            raise InvalidArgument(f"track {track_sid!r} is not a video track")
+        down.view = view
+        down.up.place(down, visible)
 
     # -- negotiation -------------------------------------------------------------------
 
@@ -151,12 +163,12 @@ class SubscriberPeer:
             if isinstance(packet, rtcp.PictureLoss):
                 down = by_ssrc.get(packet.media_ssrc)
                 if down is not None:
-                    down.up.request_keyframe()
+                    down.request_keyframe()
             elif isinstance(packet, rtcp.FullIntraRequest):
                 for ssrc, _ in packet.entries:
                     down = by_ssrc.get(ssrc)
                     if down is not None:
-                        down.up.request_keyframe()
+                        down.request_keyframe()
             elif isinstance(packet, rtcp.Nack):
                 down = by_ssrc.get(packet.media_ssrc)
                 if down is not None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media import rtcp
 from meetbox.media.audiolevel import audio_level_from_extension
-from meetbox.media.keyframe import KeyframePacing, is_keyframe
+from meetbox.media.keyframe import KeyframePacing, is_keyframe, keyframe_size
 from meetbox.media.packetcache import PacketCache
 from meetbox.media.rtp import RtpHeader, extension_elements
 from meetbox.media.stats import NackTracker, ReceiveStatistics
@@ -68,8 +68,10 @@ class UpTrack:
         rtcp_ssrc: int,
         keyframe_pacing: KeyframePacing,
         on_audio_level: Callable[[ParticipantSid, int], None] | None = None,
+        rid: str | None = None,
     ) -> None:
         self.sid = sid
+        self.rid = rid  # the simulcast layer this is (None: the whole track)
         self.participant_sid = participant_sid
         self.kind = kind
         self.source = source
@@ -83,6 +85,9 @@ class UpTrack:
         self.muted = False
         self.closed = False
         self.downtracks: list[DownTrack] = []
+        # down-tracks that come over to this track (a layer, or resuming) at its next keyframe
+        self.pending: list[DownTrack] = []
+        self.size: tuple[int, int] | None = None  # width, height of the last keyframe
         self.fanout = fanout.current()  # the forwarding loop, compiled or Python
         self._forwarders: list[object] = []  # the down-tracks' forwarders, in step
         self._tail_makers: dict[int, DownTrack] | None = None  # one down-track per layout
@@ -91,6 +96,7 @@ class UpTrack:
         self.nacks = NackTracker() if kind == "video" else None
         self.cache = PacketCache() if kind == "video" else None
         self.packets_received = 0
+        self.last_arrival = 0.0
         self.duplicates = 0  # packets that came again (a late original beside its repair)
         self.send_rtcp = send_rtcp
         self._rtcp_ssrc = rtcp_ssrc
@@ -124,6 +130,7 @@ class UpTrack:
         """Take one packet from the publisher. In a room larger than a slice the fan-out
         goes on in the awaitable returned: await it before the next packet."""
         self.packets_received += 1
+        self.last_arrival = now
         stats = self.stats
         cache = self.cache
         if stats is None or stats.ssrc != header.ssrc:
@@ -147,14 +154,16 @@ class UpTrack:
         if self.nacks is not None:
             self.nacks.add(header.sequence_number)
         keyframe = True  # audio: every packet can start a subscriber
-        if self.kind == "video" and (self.downtracks or self.taps):  # someone to serve
-            keyframe = is_keyframe(
-                self._mime, memoryview(data)[header.payload_start : header.payload_end]
-            )
+        if self.kind == "video" and (self.downtracks or self.taps or self.pending):
+            payload = memoryview(data)[header.payload_start : header.payload_end]
+            keyframe = is_keyframe(self._mime, payload)
             if keyframe and self._keyframe_start < 0:
                 self._keyframe_start = header.sequence_number
                 self._keyframe_at = now
                 self._keyframe_wanted = False  # it answers every request made before it
+                self.size = keyframe_size(self._mime, payload) or self.size
+                if self.pending:
+                    self._take_pending()
             if header.marker and self._keyframe_start >= 0:
                 sequence = header.sequence_number
                 self.keyframe_packets = ((sequence - self._keyframe_start) & 0xFFFF) + 1
@@ -196,6 +205,13 @@ class UpTrack:
         if self.fanout.fan_out(forwarders, *packet):  # down-tracks with no picture yet
             self.request_keyframe(first_picture=True)
         return None
+
+    def _take_pending(self) -> None:
+        """A keyframe begins: the down-tracks waiting for one come over from their layer."""
+        pending, self.pending = self.pending, []
+        for down in pending:
+            if not down.closed:
+                down.switched(self)
 
     async def _fan_out_sliced(self, forwarders: list[object], packet: tuple[Any, ...]) -> None:
         fan_out = self.fanout.fan_out
@@ -277,10 +293,25 @@ class UpTrack:
             self._tail_makers = None
 
     def detach(self, down: DownTrack) -> None:
+        if down in self.pending:
+            self.pending.remove(down)
         if down in self.downtracks:
             self.downtracks.remove(down)
             self._forwarders.remove(down.forwarder)
             self._tail_makers = None
+
+    def receivers(self) -> list[UpTrack]:
+        """The streams that receive this track's packets: itself (a simulcast track: its
+        layers)."""
+        return [self]
+
+    def place(self, down: DownTrack, visible: bool = True) -> None:
+        """Forward to ``down`` while its subscriber shows it (from a keyframe on)."""
+        if down in self.downtracks or down.source is self:
+            down.move_to(self if visible else None)
+
+    def consumers_changed(self) -> None:
+        """Who receives which stream changed (a simulcast track pauses or resumes layers)."""
 
     def layouts_changed(self) -> None:
         """A down-track took its extension layout: which tails each packet needs."""
@@ -316,6 +347,7 @@ class UpTrack:
         for down in list(self.downtracks):
             down.upstream_closed()
         self.downtracks.clear()
+        self.pending.clear()
         self._forwarders.clear()
         self._tail_makers = None
         for tap in list(self.taps):

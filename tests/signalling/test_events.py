@@ -80,4 +80,4 @@ def test_the_protocol_documents_every_event_of_the_table() -> None:
     assert protocol.rendered(text) == text, (
         "docs/PROTOCOL.md's event table differs: run python -m meetbox.signalling.protocol"
     )
-    assert len(protocol.specs()) == 39
+    assert len(protocol.specs()) == 40

@@ -68,7 +68,7 @@ async def test_captions_with_names_in_the_page_then_transcript_and_summary(
         )
         # ben sees ann's words, with her name, while she speaks
         await ben.wait_for_function(
-            "[...document.querySelectorAll('#captions .caption')].some(p =>"
+            "[...document.querySelectorAll('#captions .caption:not(.interim)')].some(p =>"
             " p.textContent.startsWith('Ann: ') && /budget/i.test(p.textContent)"
             " && /tuesday/i.test(p.textContent))",
             timeout=60000,

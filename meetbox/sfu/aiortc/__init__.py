@@ -24,6 +24,7 @@ from meetbox.sfu.aiortc.ingress import (
 )
 from meetbox.sfu.aiortc.selftest import HookError, selftest
 from meetbox.sfu.aiortc.senders import (
+    accept_header_extensions,
     answer_keyframe_requests,
     codecs_of,
     sender_ssrcs,
@@ -47,6 +48,7 @@ __all__ = [
     "ParkedTrack",
     "SendRtp",
     "TransportWriter",
+    "accept_header_extensions",
     "answer_keyframe_requests",
     "codecs_of",
     "configure_ice",

@@ -11,6 +11,7 @@ import inspect
 
 import aioice.ice
 import aiortc
+import aiortc.rtcpeerconnection
 import pylibsrtp
 from aiortc import RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -56,6 +57,9 @@ def selftest() -> None:
                 )
     if "self._closing = True" not in inspect.getsource(aioice.ice.Connection.close):
         raise HookError("aioice: Connection.close() no longer sets _closing")
+    describe = aiortc.rtcpeerconnection.create_media_description_for_transceiver
+    if "transceiver._headerExtensions" not in inspect.getsource(describe):
+        raise HookError(f"aiortc {version}: answers no longer take transceiver._headerExtensions")
     sender_init = inspect.getsource(RTCRtpSender.__init__)
     if "self._ssrc" not in sender_init or "self._stream_id" not in sender_init:
         raise HookError(f"aiortc {version}: RTCRtpSender no longer sets _ssrc and _stream_id")

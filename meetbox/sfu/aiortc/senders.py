@@ -8,6 +8,7 @@ from typing import Any
 
 from aiortc import RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 
 
 def silence_sender_reports(sender: RTCRtpSender) -> None:
@@ -29,6 +30,18 @@ def set_sender_stream(sender: RTCRtpSender, stream_id: str, track_id: str) -> No
     """The ``a=msid`` of the sender's m-section: stream = participant, track = track."""
     sender._stream_id = stream_id
     sender._track_id = track_id
+
+
+def accept_header_extensions(transceiver: RTCRtpTransceiver, offered: dict[str, int]) -> None:
+    """Answer ``offered`` header extensions (uri -> id) aiortc does not know (the simulcast
+    RID extensions) in this transceiver's answer: call between setRemoteDescription and
+    createAnswer."""
+    known = {ext.uri for ext in transceiver._headerExtensions}
+    for uri, ext_id in offered.items():
+        if uri not in known:
+            transceiver._headerExtensions.append(
+                RTCRtpHeaderExtensionParameters(id=ext_id, uri=uri)
+            )
 
 
 def transport_of(transceiver: RTCRtpTransceiver) -> RTCDtlsTransport:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from meetbox.errors import InvalidArgument
+from meetbox.ids import TrackSid
 from meetbox.rtc.participant import Participant
 from meetbox.rtc.room import Room
 from meetbox.sfu.negotiation import MAX_SDP_BYTES
@@ -62,6 +63,25 @@ async def mute_track(room: Room, participant: Participant, body: dict[str, Any])
     await room.set_muted(participant, _track(body), payloads.boolean(body, "muted"))
 
 
+MAX_VIEW = 16384  # pixels: wider than any screen
+
+
+async def track_settings(room: Room, participant: Participant, body: dict[str, Any]) -> None:
+    visible = payloads.boolean(body, "visible", required=False, default=True)
+    sizes = [body.get("width"), body.get("height")]
+    if sizes == [None, None]:
+        view = None
+    elif not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_VIEW for v in sizes
+    ):
+        raise InvalidArgument(
+            f"width and height must be whole pixels from 0 to {MAX_VIEW}, both or neither"
+        )
+    else:
+        view = (int(sizes[0] or 0), int(sizes[1] or 0))
+    participant.subscriber.set_view(TrackSid(_track(body)), view, visible)
+
+
 async def unpublish(room: Room, participant: Participant, body: dict[str, Any]) -> None:
     await room.unpublish(participant, _track(body))
 
@@ -89,6 +109,17 @@ class MediaEvents(Handlers):
                 mute_track,
             ),
             (_spec("unpublish", "track_sid", summary="stop publishing a track"), unpublish),
+            (
+                _spec(
+                    "track_settings",
+                    "track_sid",
+                    "width",
+                    "height",
+                    "visible",
+                    summary="the size a received video is shown at, and whether it is seen",
+                ),
+                track_settings,
+            ),
             (
                 Spec("leave", needs_data=False, envelope=False, summary="leave the room"),
                 self.leave,
