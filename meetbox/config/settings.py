@@ -53,6 +53,9 @@ class RtcSettings:
     keyframe_request_min_interval: float = 0.1
     keyframe_request_max_interval: float = 3.0
     keyframe_budget_pps: float = 20_000.0
+    # the bitrate (REMB) a simulcast publisher is told it may send: room for all its layers,
+    # since each subscriber's own link picks the layer it receives
+    simulcast_bitrate: int = 3_000_000
 
 
 @dataclass(frozen=True)

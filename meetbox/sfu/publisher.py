@@ -214,7 +214,12 @@ class PublisherPeer:
             }
             rids = self._simulcast.get(section.mid, ())
             up = (
-                SimulcastTrack(rids=rids, on_layers=self._on_layers, **fields)
+                SimulcastTrack(
+                    rids=rids,
+                    on_layers=self._on_layers,
+                    bitrate=self.settings.simulcast_bitrate,
+                    **fields,
+                )
                 if rids and URI_RID in mine.extensions
                 else UpTrack(**fields)
             )

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 NOMINAL_TOP = (1280, 720)
 # a layer no one receives is paused at the publisher after this long (resumed at once)
 PAUSE_AFTER = 1.0
+# a layer a little smaller than its tile is still chosen (no sharper layer for a few pixels)
+SLACK = 1.1
 # a layer is live while packets came within this long
 LIVE_FOR = 1.5
 
@@ -43,14 +45,15 @@ def layer_sizes(layers: list[UpTrack]) -> list[tuple[int, int]]:
 def choose_layer(
     sizes: list[tuple[int, int]], view: tuple[int, int] | None, max_layer: int | None
 ) -> int:
-    """The smallest layer at least as large as the view in one dimension (a picture fitted
-    into its tile fills one of them), else the largest; never above ``max_layer``. With no
-    view told, the largest."""
+    """The smallest layer about as large as the view in both dimensions (a tile the picture
+    covers; within SLACK), else the largest; never above ``max_layer``. With no view told,
+    the largest."""
     chosen = len(sizes) - 1
     if view is not None:
         width, height = view
         chosen = next(
-            (i for i, (w, h) in enumerate(sizes) if w >= width or h >= height), len(sizes) - 1
+            (i for i, (w, h) in enumerate(sizes) if w * SLACK >= width and h * SLACK >= height),
+            len(sizes) - 1,
         )
     if max_layer is not None:
         chosen = min(chosen, max(0, max_layer))
@@ -66,9 +69,11 @@ class SimulcastTrack(UpTrack):
         *,
         rids: tuple[str, ...],
         on_layers: Callable[[SimulcastTrack, list[str]], None] | None = None,
+        bitrate: int = 3_000_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.bitrate = bitrate
         self.layers = [UpTrack(**kwargs, rid=rid) for rid in rids]
         for layer in self.layers:
             layer.ssrc = None
@@ -217,8 +222,8 @@ class SimulcastTrack(UpTrack):
         return None  # each layer has its own SSRC and reports
 
     def estimated_bitrate(self) -> int | None:
-        # a subscriber's link picks its layer: no estimate slows the publisher down
-        return None
+        # each subscriber's link picks its layer: no weak one slows the publisher down
+        return self.bitrate
 
     def close(self) -> None:
         if self.closed:

@@ -5,6 +5,7 @@ import { Chat } from "/static/chat.js";
 import { Captions } from "/static/captions.js";
 import { Whiteboard } from "/static/whiteboard.js";
 import { PreJoin } from "/static/prejoin.js";
+import { ViewReporter, applyLayers, favourSharpness, prepareTrack, transceiverInit } from "/static/video.js";
 
 const $ = (id) => document.getElementById(id);
 const room = decodeURIComponent(location.pathname.split("/").pop());
@@ -18,6 +19,7 @@ const trackOwner = new Map(); // track sid -> participant sid
 const mine = new Map(); // kind -> {sid, track}: camera and microphone
 const screens = new Map(); // local screen track -> {sid, transceiver}
 const trackInfo = new Map(); // track sid -> {source, kind, ...}
+const senders = new Map(); // own track sid -> its RTCRtpSender (the server's "layers" reach it)
 let choices = { camera: true, mic: true, cameraId: null, micId: null, speakerId: null };
 let negotiating = Promise.resolve();
 let midToTrack = {};
@@ -72,6 +74,8 @@ function tileFor(sid, info, screenOf = null) {
     if (screenOf) grid.prepend(el); // shared screens lead the grid
     else grid.append(el);
     tile = { el, video, name, badge, stream: new MediaStream(), audio: null };
+    // a double click enlarges a tile across the grid (speaker view), and back
+    el.addEventListener("dblclick", () => el.classList.toggle("focus"));
     video.srcObject = tile.stream;
     tiles.set(sid, tile);
     if (screenOf) {
@@ -92,6 +96,7 @@ function tileFor(sid, info, screenOf = null) {
 }
 
 function removeTile(sid) {
+  if (tiles.has(sid)) views.forget(tiles.get(sid).video);
   tiles.get(sid)?.el.remove();
   tiles.delete(sid);
   for (const [key, tile] of tiles) if (tile.el.dataset.owner === sid) removeTile(key);
@@ -127,7 +132,8 @@ function iceGatheringDone(pc) {
 
 function constraints(kind) {
   if (kind === "audio") return choices.micId ? { deviceId: { exact: choices.micId } } : true;
-  return { deviceId: choices.cameraId ? { exact: choices.cameraId } : undefined, width: 640, height: 480 };
+  // 720p where the camera allows: three simulcast layers (720p, 360p, 180p) go out
+  return { deviceId: choices.cameraId ? { exact: choices.cameraId } : undefined, width: { ideal: 1280 }, height: { ideal: 720 } };
 }
 
 // one publish negotiation at a time: a screen share and a granted mic may overlap
@@ -163,15 +169,19 @@ function sendTracks(entries) {
     const pc = pubPc;
     const sources = new Map();
     const added = entries.map(({ track, source }) => {
-      const transceiver = pc.addTransceiver(track, { direction: "sendonly" });
+      prepareTrack(track, source);
+      const transceiver = pc.addTransceiver(track, transceiverInit(source));
       sources.set(transceiver, source);
-      return { track, transceiver };
+      return { track, transceiver, source };
     });
     const ack = await negotiate(sources);
     if (!ack) return [];
     return added.flatMap((entry) => {
       const published = ack.tracks.find((t) => t.mid === entry.transceiver.mid);
-      return published ? [{ ...entry, sid: published.sid }] : [];
+      if (!published) return [];
+      senders.set(published.sid, entry.transceiver.sender);
+      if (entry.source === "screen_share") favourSharpness(entry.transceiver.sender);
+      return [{ ...entry, sid: published.sid }];
     });
   });
 }
@@ -309,6 +319,27 @@ async function setNoiseSuppression(enabled) {
   setTimeout(() => request("device-switch", { kind: "audioinput" }), 500);
 }
 
+// a received video: its tile reports its size and visibility; the viewer may turn it off
+// (quietly: a report can cross the track's end, which the server refuses)
+const views = new ViewReporter((settings) => socket.emit("track_settings", settings, () => {}));
+function watchVideo(tile, trackSid) {
+  views.watch(trackSid, tile.video);
+  if (tile.videoToggle) return;
+  const toggle = document.createElement("button");
+  toggle.type = "button";
+  toggle.className = "video-toggle";
+  toggle.textContent = "hide video";
+  toggle.addEventListener("click", () => {
+    const off = toggle.textContent === "hide video";
+    toggle.textContent = off ? "show video" : "hide video";
+    tile.el.classList.toggle("video-off", off);
+    for (const [sid, item] of views.watched) if (item.el === tile.video) views.setOff(sid, off);
+  });
+  tile.el.append(toggle);
+  tile.videoToggle = toggle;
+}
+document.addEventListener("visibilitychange", () => views.refresh());
+
 async function onSubscriberOffer({ sdp, tracks }) {
   const started = generation;
   midToTrack = tracks;
@@ -322,6 +353,7 @@ async function onSubscriberOffer({ sdp, tracks }) {
         ? tileFor(`screen:${trackSid}`, null, participantSid)
         : tileFor(participantSid, participants.get(participantSid));
       tile.stream.addTrack(event.track);
+      if (event.track.kind === "video") watchVideo(tile, trackSid);
       if (event.track.kind === "audio") {
         tile.audio = tile.audio || new Audio();
         tile.audio.srcObject = new MediaStream([event.track]);
@@ -330,7 +362,10 @@ async function onSubscriberOffer({ sdp, tracks }) {
         }
         tile.audio.play().catch(() => setStatus("click anywhere to hear the others"));
       }
-      event.track.addEventListener("ended", () => tile.stream.removeTrack(event.track));
+      event.track.addEventListener("ended", () => {
+        tile.stream.removeTrack(event.track);
+        views.unwatch(trackSid);
+      });
     });
   }
   const pc = subPc;
@@ -423,6 +458,7 @@ function resetMedia() {
   trackOwner.clear();
   trackInfo.clear();
   mine.clear();
+  senders.clear();
   negotiating = Promise.resolve();
 }
 
@@ -487,7 +523,12 @@ socket.on("track_published", ({ participant_sid, track }) => {
 });
 socket.on("track_unpublished", ({ track_sid }) => {
   trackInfo.delete(track_sid);
+  views.unwatch(track_sid);
   removeTile(`screen:${track_sid}`);
+});
+socket.on("layers", ({ track_sid, active }) => {
+  const sender = senders.get(track_sid);
+  if (sender) applyLayers(sender, active).catch((err) => setStatus(`layers: ${err.message}`, true));
 });
 socket.on("track_muted", ({ track_sid, muted }) => {
   showMuted(track_sid, muted);
@@ -563,7 +604,9 @@ $("brush-color").addEventListener("input", (e) => { board.brush.color = e.target
 $("eraser").addEventListener("change", (e) => { board.brush.eraser = e.target.checked; });
 
 window.meetbox = {
-  socket, tiles, board, chat, captions, audioPacketsFrom, mine, screens,
+  socket, tiles, board, chat, captions, audioPacketsFrom, mine, screens, views, senders,
+  get subPc() { return subPc; },
+  get pubPc() { return pubPc; },
   get choices() { return choices; },
   get self() { return self; },
   get selfSid() { return self?.sid; },
