@@ -351,6 +351,7 @@ class PublisherPeer:
     def _send_reports(self) -> None:
         now = time.monotonic()
         for up in list(self.uptracks.values()):
+            up.tick()
             bitrate = up.estimated_bitrate()
             for stream in up.receivers():
                 packets: list[rtcp.RtcpPacket] = [

@@ -143,6 +143,13 @@ class SimulcastTrack(UpTrack):
         down.move_to(self.choose(down) if visible else None)
         self.consumers_changed()
 
+    def tick(self) -> None:
+        """Once a second: a down-track left on a stand-in layer (the one it wanted was paused,
+        or its publisher's encoder dropped it) goes to the one it wants once that is live."""
+        for down in list(self.downtracks):
+            if not down.paused and down.target is None and self.choose(down) is not down.source:
+                self.place(down)
+
     def consumers_changed(self) -> None:
         """Resume at once the layers someone needs; pause the others a moment later."""
         wanted = self._wanted()

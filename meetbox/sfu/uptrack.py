@@ -310,6 +310,9 @@ class UpTrack:
         if down in self.downtracks or down.source is self:
             down.move_to(self if visible else None)
 
+    def tick(self) -> None:
+        """Once a second, from the publisher's RTCP loop (a simulcast track re-places)."""
+
     def consumers_changed(self) -> None:
         """Who receives which stream changed (a simulcast track pauses or resumes layers)."""
 
