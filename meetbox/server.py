@@ -25,8 +25,11 @@ class EmbeddedServer:
     and embedding; ``async with`` starts and closes it (and removes its folder).
     """
 
-    def __init__(self, settings: Settings | None = None, **sections: dict[str, Any]) -> None:
+    def __init__(
+        self, settings: Settings | None = None, host: str = "127.0.0.1", **sections: dict[str, Any]
+    ) -> None:
         base = settings or Settings()
+        self._host = host  # loopback unless a test brings its own network (a namespace)
         # loopback only: a test's media never leaves the machine
         rtc = {"ice_addresses": base.rtc.ice_addresses or ("127.0.0.1",)}
         rtc.update(sections.pop("rtc", {}))
@@ -48,9 +51,7 @@ class EmbeddedServer:
 
     async def start(self) -> None:
         self._tmp = Path(tempfile.mkdtemp(prefix="meetbox-"))
-        settings = self._base.replace(
-            server={"port": 0, "data_dir": self._tmp, "host": "127.0.0.1"}
-        )
+        settings = self._base.replace(server={"port": 0, "data_dir": self._tmp, "host": self._host})
         self.server = MeetboxServer(settings)
         await self.server.start()
 

@@ -217,7 +217,7 @@ class PublisherPeer:
                 SimulcastTrack(
                     rids=rids,
                     on_layers=self._on_layers,
-                    bitrate=self.settings.simulcast_bitrate,
+                    publish_bitrate=self.settings.simulcast_bitrate,
                     **fields,
                 )
                 if rids and URI_RID in mine.extensions
@@ -354,6 +354,7 @@ class PublisherPeer:
             up.tick()
             bitrate = up.estimated_bitrate()
             for stream in up.receivers():
+                stream.measure(now)
                 packets: list[rtcp.RtcpPacket] = [
                     rtcp.ReceiverReport(self._rtcp_ssrc, stream.report_blocks(now))
                 ]

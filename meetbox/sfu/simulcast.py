@@ -69,11 +69,11 @@ class SimulcastTrack(UpTrack):
         *,
         rids: tuple[str, ...],
         on_layers: Callable[[SimulcastTrack, list[str]], None] | None = None,
-        bitrate: int = 3_000_000,
+        publish_bitrate: int = 3_000_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.bitrate = bitrate
+        self.publish_bitrate = publish_bitrate
         self.layers = [UpTrack(**kwargs, rid=rid) for rid in rids]
         for layer in self.layers:
             layer.ssrc = None
@@ -146,6 +146,8 @@ class SimulcastTrack(UpTrack):
     def tick(self) -> None:
         """Once a second: a down-track left on a stand-in layer (the one it wanted was paused,
         or its publisher's encoder dropped it) goes to the one it wants once that is live."""
+        for layer in self.layers:
+            layer.tick()
         for down in list(self.downtracks):
             if not down.paused and down.target is None and self.choose(down) is not down.source:
                 self.place(down)
@@ -230,7 +232,7 @@ class SimulcastTrack(UpTrack):
 
     def estimated_bitrate(self) -> int | None:
         # each subscriber's link picks its layer: no weak one slows the publisher down
-        return self.bitrate
+        return self.publish_bitrate
 
     def close(self) -> None:
         if self.closed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiortc import RTCSessionDescription
@@ -17,6 +18,7 @@ from meetbox.errors import FailedPrecondition, InvalidArgument, NotFound
 from meetbox.ids import ParticipantSid, TrackSid
 from meetbox.media import rtcp
 from meetbox.sfu import aiortc as internals
+from meetbox.sfu.allocation import LinkEstimate, allocate
 from meetbox.sfu.downtrack import DownTrack
 from meetbox.sfu.negotiation import capabilities_for, parse_sections, section_by_mid
 from meetbox.sfu.peer import new_peer_connection
@@ -25,6 +27,8 @@ from meetbox.sfu.uptrack import UpTrack
 
 logger = logging.getLogger(__name__)
 
+# seconds between two updates of a subscriber's link estimate and layer caps
+ALLOCATE_EVERY = 0.5
 # (sdp, {mid: track sid}) -> delivered to the client
 OfferSender = Callable[[str, dict[str, str]], Awaitable[None]]
 
@@ -53,6 +57,11 @@ class SubscriberPeer:
         self._needs_negotiation = False
         self._answer: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self.link = LinkEstimate()  # what its downlink carries: each subscriber its own
+        # since the last update: when it began, octets and packets sent until then
+        self._interval: tuple[float, int, int] = (time.monotonic(), 0, 0)
+        self._losses: list[int] = []  # fraction lost (of 256) reported since
+        self._nacked = 0  # packets asked for again since
 
     def add(self, up: UpTrack) -> DownTrack:
         existing = self.downtracks.get(up.sid)
@@ -172,8 +181,10 @@ class SubscriberPeer:
             elif isinstance(packet, rtcp.Nack):
                 down = by_ssrc.get(packet.media_ssrc)
                 if down is not None:
+                    self._nacked += len(packet.lost)
                     down.retransmit(packet.lost)
             elif isinstance(packet, rtcp.Remb):
+                self.link.on_remb(packet.bitrate)  # for the whole connection
                 for ssrc in packet.ssrcs:
                     down = by_ssrc.get(ssrc)
                     if down is not None:
@@ -183,6 +194,25 @@ class SubscriberPeer:
                     down = by_ssrc.get(block.ssrc)
                     if down is not None:
                         down.on_receiver_report(block)
+                        if down.kind == "video":
+                            self._losses.append(block.fraction_lost)
+        self._allocate(time.monotonic())
+
+    def _allocate(self, now: float) -> None:
+        """Twice a second at most: update the link's estimate and share it out."""
+        started, octets, packets = self._interval
+        if now - started < ALLOCATE_EVERY:
+            return
+        total = sum(d.octets_sent for d in self.downtracks.values())
+        count = sum(d.packets_sent for d in self.downtracks.values())
+        self._interval = (now, total, count)
+        seconds = now - started
+        asked_again = self._nacked / max(1, count - packets)
+        loss = max(max(self._losses, default=0) / 256, min(1.0, asked_again))
+        self._losses.clear()
+        self._nacked = 0
+        self.link.on_interval(loss, max(0, total - octets) * 8 / seconds, seconds, now)
+        allocate(list(self.downtracks.values()), self.link.budget)
 
     async def close(self) -> None:
         if self.closed:

@@ -97,12 +97,15 @@ class UpTrack:
         self.cache = PacketCache() if kind == "video" else None
         self.packets_received = 0
         self.last_arrival = 0.0
+        self.bitrate = 0.0  # bits/s received, measured each second (the last rate seen)
+        self._measured: tuple[float, int] | None = None
         self.duplicates = 0  # packets that came again (a late original beside its repair)
         self.send_rtcp = send_rtcp
         self._rtcp_ssrc = rtcp_ssrc
         self._keyframe_pacing = keyframe_pacing
         self.keyframe_packets = 0  # the size of the last keyframe forwarded (0: none yet)
         self._keyframe_start = -1  # the sequence number the keyframe being forwarded began at
+        self._keyframe_ts = -1  # and its timestamp
         self._keyframe_at = 0.0  # when the last keyframe began to arrive
         self._keyframe_wanted = False  # asked for since the last keyframe began
         self._last_keyframe_request = float("-inf")
@@ -157,8 +160,10 @@ class UpTrack:
         if self.kind == "video" and (self.downtracks or self.taps or self.pending):
             payload = memoryview(data)[header.payload_start : header.payload_end]
             keyframe = is_keyframe(self._mime, payload)
-            if keyframe and self._keyframe_start < 0:
+            # a keyframe begins (one whose end went by unseen, with nobody to serve, is over)
+            if keyframe and (self._keyframe_start < 0 or header.timestamp != self._keyframe_ts):
                 self._keyframe_start = header.sequence_number
+                self._keyframe_ts = header.timestamp
                 self._keyframe_at = now
                 self._keyframe_wanted = False  # it answers every request made before it
                 self.size = keyframe_size(self._mime, payload) or self.size
@@ -270,6 +275,16 @@ class UpTrack:
         self.keyframe_requests_sent += 1
         self.send_rtcp(bytes(rtcp.PictureLoss(self._rtcp_ssrc, self.ssrc)))
 
+    def measure(self, now: float) -> None:
+        """Once a second: the rate it arrives at (a paused stream keeps its last rate,
+        what it will take again when resumed)."""
+        received = self.stats.bytes_received if self.stats is not None else 0
+        if self._measured is not None and now > self._measured[0]:
+            rate = (received - self._measured[1]) * 8 / (now - self._measured[0])
+            if rate > 0:
+                self.bitrate = rate
+        self._measured = (now, received)
+
     def report_blocks(self, now: float) -> list[rtcp.ReportBlock]:
         return [self.stats.report_block(now)] if self.stats is not None else []
 
@@ -311,7 +326,10 @@ class UpTrack:
             down.move_to(self if visible else None)
 
     def tick(self) -> None:
-        """Once a second, from the publisher's RTCP loop (a simulcast track re-places)."""
+        """Once a second, from the publisher's RTCP loop: down-tracks still waiting to come
+        over ask again (a publisher can let a keyframe request go unanswered)."""
+        if self.pending:
+            self.request_keyframe(first_picture=True)
 
     def consumers_changed(self) -> None:
         """Who receives which stream changed (a simulcast track pauses or resumes layers)."""

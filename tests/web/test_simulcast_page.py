@@ -47,9 +47,11 @@ async def wait_picture(page: Any, test: str, timeout: float) -> dict[str, int]:
     )
     before = await picture(page)
     assert before is not None
-    async with asyncio.timeout(10):
-        while (now := await picture(page)) is None or now["frames"] <= before["frames"]:
-            await asyncio.sleep(0.2)
+    await page.wait_for_function(
+        f"(({PICTURE})('pub')?.frames || 0) > {before['frames']}", timeout=10000, polling=200
+    )
+    now = await picture(page)
+    assert now is not None
     return now
 
 
