@@ -198,6 +198,8 @@ class Settings:
             )
         if rtc.keyframe_budget_pps <= 0:
             raise ValueError("rtc.keyframe_budget_pps must be positive")
+        if not 100_000 <= rtc.simulcast_bitrate <= 100_000_000:
+            raise ValueError("rtc.simulcast_bitrate must be from 100000 to 100000000 bit/s")
         if self.room.empty_timeout < 0:
             raise ValueError("room.empty_timeout must not be negative")
         if self.room.connects_per_second < 0 or self.room.connect_burst < 1:

@@ -44,6 +44,7 @@ def test_data_dir_short_form() -> None:
         ),
         ({"MEETBOX_SERVER_NOPE": "1"}, "unknown setting 'server.nope'"),
         ({"MEETBOX_RTC_KEYFRAME_BUDGET_PPS": "0"}, "keyframe_budget_pps must be positive"),
+        ({"MEETBOX_RTC_SIMULCAST_BITRATE": "10"}, "simulcast_bitrate must be from"),
         ({"MEETBOX_RTC_KEYFRAME_REQUEST_INTERVAL": "0"}, "keyframe_request_interval must be"),
         (
             {"MEETBOX_RTC_KEYFRAME_REQUEST_MIN_INTERVAL": "5"},
