@@ -33,6 +33,7 @@ class MeetboxServer:
     def __init__(self, settings: Settings, vendor_dir: Path | None = None) -> None:
         internals.selftest()
         internals.install_fixes()
+        internals.install_codecs()
         self.settings = settings
         self.keys: ApiKeys = load_or_create_keys(settings.server.data_dir, settings.keys)
         internals.configure_ice(

@@ -56,6 +56,10 @@ class RtcSettings:
     # the bitrate (REMB) a simulcast publisher is told it may send: room for all its layers,
     # since each subscriber's own link picks the layer it receives
     simulcast_bitrate: int = 3_000_000
+    # the video codecs a publisher's offer is answered with, first offered first: VP9 and AV1
+    # are forwarded (and recorded, VP9) without a decoder; a subscriber receives a track only
+    # in a codec it said it decodes (VP8 and H.264 when it says nothing)
+    video_codecs: tuple[str, ...] = ("vp8", "h264", "vp9", "av1")
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,9 @@ class Settings:
             )
         if rtc.keyframe_budget_pps <= 0:
             raise ValueError("rtc.keyframe_budget_pps must be positive")
+        unknown = [c for c in rtc.video_codecs if c not in ("vp8", "h264", "vp9", "av1")]
+        if unknown or not rtc.video_codecs:
+            raise ValueError("rtc.video_codecs must list some of vp8, h264, vp9, av1")
         if not 100_000 <= rtc.simulcast_bitrate <= 100_000_000:
             raise ValueError("rtc.simulcast_bitrate must be from 100000 to 100000000 bit/s")
         if self.room.empty_timeout < 0:

@@ -48,6 +48,83 @@ def vp8_dimensions(frame: bytes) -> tuple[int, int] | None:
     return width, height
 
 
+def vp9_dimensions(frame: bytes) -> tuple[int, int] | None:
+    """Width and height of a VP9 key frame from its uncompressed header (VP9 bitstream
+    specification, section 6.2), None for others."""
+    bits = int.from_bytes(frame[:12], "big")
+    total = 8 * min(len(frame), 12)
+    pos = 0
+
+    def read(count: int) -> int:
+        nonlocal pos
+        pos += count
+        if pos > total:
+            raise ValueError("short")
+        return (bits >> (total - pos)) & ((1 << count) - 1)
+
+    try:
+        if read(2) != 2:  # frame marker
+            return None
+        profile = read(1) | read(1) << 1
+        if profile == 3:
+            read(1)
+        if read(1) or read(1):  # show an existing frame; not a key frame
+            return None
+        read(2)  # show_frame, error_resilient_mode
+        if read(24) != 0x498342:  # sync code
+            return None
+        if profile >= 2:
+            read(1)  # ten or twelve bit
+        if read(3) != 7:  # colour space other than sRGB: a range, and subsampling
+            read(1)
+            if profile in (1, 3):
+                read(3)
+        elif profile in (1, 3):
+            read(1)
+        return read(16) + 1, read(16) + 1
+    except ValueError:
+        return None
+
+
+def vp9_descriptor_size(payload: bytes | memoryview) -> int:
+    """Length of the VP9 payload descriptor (draft-ietf-payload-vp9 section 4.2), with its
+    scalability structure; raises ValueError when truncated."""
+    size = len(payload)
+    if size < 1:
+        raise ValueError("empty VP9 payload")
+    first = payload[0]
+    pos = 1
+    if first & 0x80:  # I: picture id
+        if size <= pos:
+            raise ValueError("VP9 picture id is truncated")
+        pos += 2 if payload[pos] & 0x80 else 1
+    if first & 0x20:  # L: layer indices (and TL0PICIDX when not flexible)
+        pos += 1 if first & 0x10 else 2
+    if first & 0x50 == 0x50:  # F and P: reference indices
+        while pos < size and payload[pos] & 0x01:
+            pos += 1
+        pos += 1
+    if first & 0x02:  # V: scalability structure
+        if size <= pos:
+            raise ValueError("VP9 scalability structure is truncated")
+        ss = payload[pos]
+        pos += 1
+        if ss & 0x10:  # Y: a width and height per spatial layer
+            pos += 4 * ((ss >> 5) + 1)
+        if ss & 0x08:  # G: picture group description
+            if size <= pos:
+                raise ValueError("VP9 picture group is truncated")
+            count = payload[pos]
+            pos += 1
+            for _ in range(count):
+                if size <= pos:
+                    raise ValueError("VP9 picture group is truncated")
+                pos += 1 + ((payload[pos] >> 2) & 0x03)
+    if pos > size:
+        raise ValueError("VP9 payload descriptor is truncated")
+    return pos
+
+
 def depacketize(mime_type: str, payload: bytes) -> bytes:
     """The bytes this packet adds to its frame; raises ValueError for a malformed one."""
     mime = mime_type.lower()
@@ -55,6 +132,8 @@ def depacketize(mime_type: str, payload: bytes) -> bytes:
         return payload[vp8_descriptor_size(payload) :]
     if mime == "video/h264":
         return _h264(payload)
+    if mime == "video/vp9":  # one layer: the frame is its packets' payloads end to end
+        return payload[vp9_descriptor_size(payload) :]
     return payload
 
 
@@ -101,4 +180,6 @@ def starts_frame(mime_type: str, payload: bytes) -> bool:
         return vp8_starts_frame(payload)
     if mime == "video/h264":
         return h264_starts_frame(payload)
+    if mime == "video/vp9":
+        return bool(payload) and bool(payload[0] & 0x08)  # B: beginning of a frame
     return True

@@ -56,6 +56,52 @@ def h264_is_keyframe(payload: bytes | memoryview) -> bool:
     return False
 
 
+def vp9_is_keyframe(payload: bytes | memoryview) -> bool:
+    """True for a packet that begins a VP9 frame predicted from no earlier picture (the
+    payload descriptor's B bit set, P clear: draft-ietf-payload-vp9 section 4.2). In SVC
+    each spatial layer of a key picture begins so; they share its timestamp."""
+    return len(payload) >= 1 and payload[0] & 0x48 == 0x08
+
+
+def vp9_size(payload: bytes | memoryview) -> tuple[int, int] | None:
+    """The largest spatial layer's width and height, from the scalability structure a
+    keyframe's first packet carries (the V bit), else None."""
+    size = len(payload)
+    if size < 1 or not payload[0] & 0x02:
+        return None
+    first = payload[0]
+    pos = 1
+    if first & 0x80:  # I: picture id, 7 or 15 bits
+        if size <= pos:
+            return None
+        pos += 2 if payload[pos] & 0x80 else 1
+    if first & 0x20:  # L: layer indices, and TL0PICIDX in non-flexible mode
+        pos += 1 if first & 0x10 else 2
+    if first & 0x50 == 0x50:  # F and P: reference indices, until one without N
+        while pos < size and payload[pos] & 0x01:
+            pos += 1
+        pos += 1
+    if size <= pos:
+        return None
+    layers = (payload[pos] >> 5) + 1
+    if not payload[pos] & 0x10:  # Y: no resolutions
+        return None
+    pos += 1
+    end = pos + 4 * layers
+    if size < end:
+        return None
+    width = payload[end - 4] << 8 | payload[end - 3]
+    height = payload[end - 2] << 8 | payload[end - 1]
+    return (width, height) if width and height else None
+
+
+def av1_is_keyframe(payload: bytes | memoryview) -> bool:
+    """True for the first packet of a new AV1 coded video sequence (the aggregation
+    header's N bit, with Z clear: it begins an OBU), which starts with a key frame (the
+    AV1 RTP specification, section 4.4)."""
+    return len(payload) >= 1 and payload[0] & 0x88 == 0x08
+
+
 def is_keyframe(mime_type: str, payload: bytes | memoryview) -> bool:
     """Per codec; audio codecs have no keyframes and always answer True."""
     mime = mime_type.lower()
@@ -63,12 +109,18 @@ def is_keyframe(mime_type: str, payload: bytes | memoryview) -> bool:
         return vp8_is_keyframe(payload)
     if mime == "video/h264":
         return h264_is_keyframe(payload)
+    if mime == "video/vp9":
+        return vp9_is_keyframe(payload)
+    if mime == "video/av1":
+        return av1_is_keyframe(payload)
     return not mime.startswith("video/")
 
 
 def keyframe_size(mime_type: str, payload: bytes | memoryview) -> tuple[int, int] | None:
     """Width and height from the first packet of a keyframe, where the codec carries them
     there in clear (VP8's frame header); None otherwise."""
+    if mime_type.lower() == "video/vp9":
+        return vp9_size(payload)
     if mime_type.lower() != "video/vp8":
         return None
     try:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from meetbox.ids import ParticipantSid, TrackSid
-from meetbox.media.depacketize import vp8_dimensions
+from meetbox.media.depacketize import vp8_dimensions, vp9_dimensions
 from meetbox.media.framer import Frame
 from meetbox.recorder.segment import SegmentFile, container_format
 from meetbox.recorder.tap import RecorderTap, SenderClock
@@ -113,7 +113,9 @@ class ParticipantRecording:
         if tap.kind == "video":
             if not frame.keyframe:
                 return None
-            size = vp8_dimensions(frame.data) if tap.mime_type.lower() == "video/vp8" else None
+            measure = {"video/vp8": vp8_dimensions, "video/vp9": vp9_dimensions}
+            found = measure.get(tap.mime_type.lower())
+            size = found(frame.data) if found is not None else None
         elif video is not None:
             if self._waiting_since is None:
                 self._waiting_since = at
@@ -180,7 +182,7 @@ class RoomRecording:
     def _add(self, up: UpTrack) -> None:
         if self.closed or up.kind not in RECORDED_KINDS or up.closed:
             return
-        if up.codec.mime_type.lower() not in ("video/vp8", "video/h264", "audio/opus"):
+        if up.codec.mime_type.lower() not in ("video/vp8", "video/vp9", "video/h264", "audio/opus"):
             logger.warning("recording: %s is not recorded", up.codec.mime_type)
             return
         # keyed by identity: someone who leaves and comes back gets the next segment

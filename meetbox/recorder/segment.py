@@ -18,7 +18,12 @@ logger = logging.getLogger(__name__)
 
 MS = Fraction(1, 1000)
 MUXER_OPTIONS = {"cluster_time_limit": "1000", "flush_packets": "1"}
-ENCODERS = {"video/vp8": "libvpx", "video/h264": "libx264", "audio/opus": "libopus"}
+ENCODERS = {
+    "video/vp8": "libvpx",
+    "video/vp9": "libvpx-vp9",
+    "video/h264": "libx264",
+    "audio/opus": "libopus",
+}
 
 
 def container_format(video_mime: str | None) -> tuple[str, str]:

@@ -10,9 +10,11 @@ from aiortc import RTCPeerConnection
 from meetbox.auth.tokens import AccessClaims
 from meetbox.config import RtcSettings
 from meetbox.ids import ParticipantSid
+from meetbox.sfu.negotiation import BASELINE_VIDEO
 from meetbox.sfu.publisher import PublisherPeer
 from meetbox.sfu.simulcast import SimulcastTrack
 from meetbox.sfu.subscriber import OfferSender, SubscriberPeer
+from meetbox.sfu.uptrack import UpTrack
 
 
 class Participant:
@@ -48,7 +50,11 @@ class Participant:
         self._on_layers = on_layers
         self._publisher: PublisherPeer | None = None
         self.subscriber = SubscriberPeer(sid, settings, send_offer)
+        self.receives = BASELINE_VIDEO  # the video codecs its client decodes
         self._watch(self.subscriber.pc)
+
+    def decodes(self, up: UpTrack) -> bool:
+        return up.kind != "video" or up.codec.mime_type.lower() in self.receives
 
     @property
     def hidden(self) -> bool:

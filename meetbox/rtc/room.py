@@ -208,7 +208,10 @@ class Room:
 
     # -- membership ---------------------------------------------------------------------
 
-    async def join(self, claims: AccessClaims, connection_id: str) -> Participant:
+    async def join(
+        self, claims: AccessClaims, connection_id: str, codecs: frozenset[str] | None = None
+    ) -> Participant:
+        """``codecs``: the video codecs the client decodes (None: VP8 and H.264)."""
         if self.closed:
             raise FailedPrecondition(f"room {self.name!r} is closed")
         if self.max_participants and not claims.video.hidden:
@@ -243,6 +246,8 @@ class Room:
             self._connection_failed,
             send_layers,
         )
+        if codecs is not None:
+            participant.receives = codecs
         participant.announced = not participant.hidden and (
             participant.is_host or not self.livestream
         )
@@ -291,7 +296,11 @@ class Room:
 
     @staticmethod
     def _auto_subscribe(participant: Participant, up: UpTrack) -> None:
-        if participant.grant.can_subscribe and up.participant_sid != participant.sid:
+        if (
+            participant.grant.can_subscribe
+            and up.participant_sid != participant.sid
+            and participant.decodes(up)
+        ):
             participant.subscriber.add(up)
 
     async def _leave(self, participant: Participant, reason: str) -> None:
@@ -406,6 +415,11 @@ class Room:
             raise NotFound(f"no track {track_sid!r} in this room")
         if up.participant_sid == participant.sid:
             raise FailedPrecondition("a participant cannot subscribe to its own track")
+        if not participant.decodes(up):
+            raise FailedPrecondition(
+                f"track {track_sid!r} is {up.codec.mime_type}, which this client did not say "
+                "it decodes (connect with auth.codecs)"
+            )
         participant.subscriber.add(up)
 
     def unsubscribe(self, participant: Participant, track_sid: str) -> None:

@@ -167,7 +167,10 @@ def _section(index: int, media: aiortc_sdp.MediaDescription) -> MediaSection:
 
 
 def capabilities_for(codec: Codec, kind: str) -> list[RTCRtpCodecCapability]:
-    """aiortc's capabilities that negotiate exactly ``codec`` (and its RTX)."""
+    """aiortc's capabilities that negotiate exactly ``codec`` (and its RTX); for a codec
+    only meetbox negotiates, its own capability."""
+    if codec.mime_type.lower() in EXTRA_VIDEO:
+        return [codec.capability()]
     found = [
         cap
         for cap in RTCRtpSender.getCapabilities(kind).codecs
@@ -182,8 +185,16 @@ def capabilities_for(codec: Codec, kind: str) -> list[RTCRtpCodecCapability]:
     return found
 
 
+# forwarded without a decoder though aiortc has none: negotiated by meetbox itself
+EXTRA_VIDEO = ("video/vp9", "video/av1")
+# what every WebRTC endpoint decodes (RFC 7742): a subscriber that says nothing gets these
+BASELINE_VIDEO = frozenset({"video/vp8", "video/h264"})
+
+
 def supported(codec: Codec) -> bool:
-    """aiortc can negotiate this codec (so meetbox can forward it)."""
+    """aiortc can negotiate this codec (so meetbox can forward it), or meetbox does."""
+    if codec.mime_type.lower() in EXTRA_VIDEO:
+        return True
     kind = codec.mime_type.split("/")[0].lower()
     if kind not in ("audio", "video"):
         return False

@@ -25,6 +25,7 @@ from meetbox.media.keyframe import KeyframePacing
 from meetbox.media.rtp import RtpHeader, extension_elements, unwrap_rtx
 from meetbox.sfu import aiortc as internals
 from meetbox.sfu.negotiation import (
+    EXTRA_VIDEO,
     MAX_PUBLISH_SECTIONS,
     URI_MID,
     URI_REPAIRED_RID,
@@ -133,6 +134,12 @@ class PublisherPeer:
                     raise InvalidArgument(
                         f"m-section {section.mid} offers no codec meetbox can forward ({names})"
                     )
+                mimes = {c.mime_type.lower() for c in section.codecs if supported(c)}
+                if not section.rejected and mimes and mimes <= set(EXTRA_VIDEO):
+                    raise InvalidArgument(
+                        f"m-section {section.mid} offers only {', '.join(sorted(mimes))}: "
+                        "offer VP8 or H264 beside it"
+                    )
             described = {
                 s.mid: describe(s)
                 for s in sections
@@ -147,6 +154,8 @@ class PublisherPeer:
                 for transceiver in self.pc.getTransceivers():
                     internals.park_receiver(transceiver.receiver)
                     offered = section_by_mid(sections, transceiver.mid or "")
+                    if offered is not None and offered.kind == "video":
+                        self._choose_codec(transceiver, offered, sdp)
                     if offered is not None and transceiver.mid in layers:
                         rid_uris = (URI_RID, URI_REPAIRED_RID)
                         internals.accept_header_extensions(
@@ -160,6 +169,17 @@ class PublisherPeer:
             self._simulcast.update(layers)
             answer = answer_simulcast(self.pc.localDescription.sdp, layers)
             return self._apply(sections, parse_sections(answer), described, answer)
+
+    def _choose_codec(self, transceiver: Any, offered: MediaSection, sdp: str) -> None:
+        """The first of ``rtc.video_codecs`` the section offers; aiortc answers those it
+        knows by itself, meetbox those it forwards without aiortc (VP9, AV1)."""
+        mimes = {c.mime_type.lower() for c in offered.codecs}
+        for name in self.settings.video_codecs:
+            mime = f"video/{name}"
+            if mime in mimes:
+                if mime in EXTRA_VIDEO:
+                    internals.accept_offered_codecs(transceiver, sdp, mime)
+                return
 
     def _apply(
         self,

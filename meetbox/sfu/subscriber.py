@@ -68,7 +68,7 @@ class SubscriberPeer:
         if existing is not None:
             return existing
         transceiver = self.pc.addTransceiver(internals.ParkedTrack(up.kind), direction="sendonly")
-        transceiver.setCodecPreferences(capabilities_for(up.codec, up.kind))
+        internals.prefer_codecs(transceiver, capabilities_for(up.codec, up.kind))
         internals.set_sender_stream(transceiver.sender, up.participant_sid, up.sid)
         internals.silence_sender_reports(transceiver.sender)
         down = DownTrack(up, transceiver, self.participant_sid)

@@ -63,6 +63,19 @@ def _info(environ: dict[str, Any]) -> ConnectionInfo:
     return ConnectionInfo(address=address, domain=domain.split(":", 1)[0].lower()[:253])
 
 
+def _codecs(value: Any) -> frozenset[str] | None:
+    """The video codecs a client says it decodes (``auth.codecs``: MIME types)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) > 32
+        or not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value)
+    ):
+        raise InvalidArgument("codecs must be a list of at most 32 MIME types such as 'video/VP9'")
+    return frozenset(v.lower() for v in value)
+
+
 class SignallingServer:
     """The Socket.IO adaptor: authenticates connections, keeps each one's session (its room
     and participant), and dispatches every event through one table
@@ -163,8 +176,9 @@ class SignallingServer:
                 self.connects.check(info.address, "connect")
             if not isinstance(auth, dict):
                 raise InvalidArgument("connect with auth = {token: ...}")
-            data = payloads.as_dict(auth, ("token", "room"))
+            data = payloads.as_dict(auth, ("token", "room", "codecs"))
             room_name = payloads.string(data, "room", max_len=256, required=False) or None
+            codecs = _codecs(data.get("codecs"))
             claims = self.verifier.verify_for_room(data.get("token"), room_name)
             self._check_ban(claims.video.room, claims.identity)
             rules = await self.observer.rules(claims.video.room)
@@ -174,7 +188,7 @@ class SignallingServer:
             )
             room.room_type = rules.room_type
             room.max_participants = rules.max_participants
-            participant = await room.join(claims, sid)
+            participant = await room.join(claims, sid, codecs)
         except MeetboxError as exc:
             raise _refused(exc) from None
         except Exception:

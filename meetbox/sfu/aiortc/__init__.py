@@ -13,6 +13,12 @@ aioice race; ``senders`` are the small touches on aiortc's senders and transceiv
 
 from __future__ import annotations
 
+from meetbox.sfu.aiortc.codecs import (
+    EXTRA_CODECS,
+    accept_offered_codecs,
+    install_codecs,
+    prefer_codecs,
+)
 from meetbox.sfu.aiortc.ice import configure_ice, install_fixes
 from meetbox.sfu.aiortc.ingress import (
     ParkedTrack,
@@ -43,22 +49,26 @@ from meetbox.sfu.aiortc.writer import (
 )
 
 __all__ = [
+    "EXTRA_CODECS",
     "MAX_PLAINTEXT",
     "HookError",
     "ParkedTrack",
     "SendRtp",
     "TransportWriter",
     "accept_header_extensions",
+    "accept_offered_codecs",
     "answer_keyframe_requests",
     "codecs_of",
     "configure_ice",
     "drop_incoming_rtp",
+    "install_codecs",
     "install_fixes",
     "intercept_transport",
     "nominated_pair",
     "observe_received_rtcp",
     "observe_sent_rtp",
     "park_receiver",
+    "prefer_codecs",
     "selftest",
     "sender_ssrcs",
     "set_sender_stream",

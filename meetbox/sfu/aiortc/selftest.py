@@ -57,6 +57,8 @@ def selftest() -> None:
                 )
     if "self._closing = True" not in inspect.getsource(aioice.ice.Connection.close):
         raise HookError("aioice: Connection.close() no longer sets _closing")
+    if not callable(getattr(aiortc.rtcpeerconnection, "filter_preferred_codecs", None)):
+        raise HookError(f"aiortc {version}: rtcpeerconnection.filter_preferred_codecs is missing")
     describe = aiortc.rtcpeerconnection.create_media_description_for_transceiver
     if "transceiver._headerExtensions" not in inspect.getsource(describe):
         raise HookError(f"aiortc {version}: answers no longer take transceiver._headerExtensions")

@@ -617,6 +617,9 @@ new PreJoin({ token, room }).open().then((chosen) => {
   choices = chosen;
   $("meeting").hidden = false;
   setStatus("connecting…");
-  socket.auth = { token, room };
+  // the video codecs this browser decodes: the server sends it no track in another
+  const codecs = [...new Set((RTCRtpReceiver.getCapabilities?.("video")?.codecs || [])
+    .map((c) => c.mimeType).filter((m) => !/rtx|red|ulpfec|flexfec/i.test(m)))];
+  socket.auth = { token, room, codecs };
   socket.connect();
 });

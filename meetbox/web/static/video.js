@@ -4,10 +4,12 @@
 // server's "layers" event says which of our layers someone receives, the others are paused.
 
 // smallest first, as the server expects them when no keyframe has told their size yet
+// (scalabilityMode on each: without it Chromium sends VP9 and AV1 as one SVC stream of the
+// first encoding only; with it, as true simulcast, like VP8)
 export const CAMERA_LAYERS = [
-  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-  { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000, scalabilityMode: "L1T1" },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000, scalabilityMode: "L1T1" },
+  { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_500_000, scalabilityMode: "L1T1" },
 ];
 
 export function transceiverInit(source) {
@@ -26,8 +28,26 @@ export async function favourSharpness(sender) {
   await sender.setParameters(params).catch(() => {});
 }
 
-// dynacast: send only the layers someone receives
-export async function applyLayers(sender, active) {
+// dynacast: send only the layers someone receives. One change at a time per sender (a
+// setParameters must follow its own getParameters), the latest wish last.
+const layerWork = new WeakMap(); // sender -> {busy, wanted}
+export function applyLayers(sender, active) {
+  const work = layerWork.get(sender) || { busy: null, wanted: null };
+  layerWork.set(sender, work);
+  work.wanted = active;
+  if (!work.busy) {
+    work.busy = (async () => {
+      while (work.wanted) {
+        const wanted = work.wanted;
+        work.wanted = null;
+        await setActive(sender, wanted);
+      }
+    })().finally(() => { work.busy = null; });
+  }
+  return work.busy;
+}
+
+async function setActive(sender, active) {
   const params = sender.getParameters();
   if (!params.encodings || params.encodings.length < 2) return;
   let changed = false;
