@@ -70,3 +70,45 @@ def test_keyframe_requests_are_spaced_by_the_room_and_sooner_for_a_first_picture
     assert pacing.next_request_at(10.0, 10.05, 75, 400, False) == pytest.approx(11.5)
     # never asked yet: at once
     assert pacing.next_request_at(float("-inf"), 0.0, 75, 10, True) < 0
+
+
+def test_vp9_keyframes_and_sizes() -> None:
+    from meetbox.media.depacketize import depacketize, vp9_descriptor_size, vp9_dimensions
+    from meetbox.media.keyframe import keyframe_size
+
+    # Chromium's first packet of a 1280x720 VP9 key frame: I, F, B, V, Z; picture id
+    # 0x22a4; a scalability structure of one layer with its size; the frame header
+    key = bytes.fromhex("9ba2a410050002d083498342") + b"\x00" * 8
+    assert is_keyframe("video/VP9", key)
+    assert keyframe_size("video/VP9", key) == (1280, 720)
+    assert vp9_descriptor_size(key) == 8
+    assert depacketize("video/VP9", key)[:4] == bytes.fromhex("83498342")
+    assert vp9_dimensions(b"\x83\x49") is None  # cut short
+    assert vp9_dimensions(bytes.fromhex("87498342") + b"\x00" * 8) is None  # not a key frame
+    # a packet inside a frame (B clear), and a frame predicted from another (P set)
+    assert not is_keyframe("video/VP9", bytes.fromhex("91a2a496"))
+    assert not is_keyframe("video/VP9", bytes.fromhex("d9a2a502870440"))
+    assert keyframe_size("video/VP9", bytes.fromhex("d9a2a502870440")) is None
+    assert not is_keyframe("video/VP9", b"")
+
+
+def test_vp9_frame_header_gives_the_size() -> None:
+    import numpy as np
+
+    from meetbox.media.depacketize import vp9_dimensions
+
+    encoder = av.CodecContext.create("libvpx-vp9", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 352, 288, "yuv420p"
+    encoder.time_base = fractions.Fraction(1, 30)
+    frame = av.VideoFrame.from_ndarray(np.zeros((288, 352, 3), dtype=np.uint8), format="rgb24")
+    packets = [bytes(p) for p in encoder.encode(frame.reformat(format="yuv420p"))]
+    packets += [bytes(p) for p in encoder.encode(None)]
+    assert vp9_dimensions(packets[0]) == (352, 288)
+
+
+def test_av1_keyframes() -> None:
+    # the aggregation header: N (a new coded video sequence) with Z clear begins a key frame
+    assert is_keyframe("video/AV1", bytes([0x18, 0x0A]))
+    assert not is_keyframe("video/AV1", bytes([0x10, 0x0A]))  # no N
+    assert not is_keyframe("video/AV1", bytes([0x98, 0x0A]))  # Z: a continued OBU
+    assert not is_keyframe("video/AV1", b"")
