@@ -182,9 +182,8 @@ class SimulcastTrack(UpTrack):
                 wanted.add(down.target.rid)
             if not down.paused and down.source.rid:
                 wanted.add(down.source.rid)
-        if self.taps and self.layers[-1].rid:
-            wanted.add(self.ordered()[-1].rid or "")
-        return sorted(wanted - {""}, key=self._rank)
+        wanted.update(layer.rid for layer in self.layers if layer.taps and layer.rid)
+        return sorted(wanted, key=self._rank)
 
     def _pause_unwanted(self) -> None:
         self._pause_timer = None

@@ -168,6 +168,16 @@ async def test_a_viewer_on_a_bad_link_degrades_alone(link: Link, browsers: tuple
         assert await frames_advance(weak, 3) >= 10, "the weak viewer's picture froze"
         assert (await picture(good) or {}).get("width", 0) >= 1280, "the good viewer lost its layer"
         assert await frames_advance(good, 2) >= 10
+        # each page's badge says how the publisher's video arrives there
+        badge = '.tile[data-identity="pub"]'
+        await good.wait_for_function(
+            f"document.querySelector('{badge}')?.dataset.quality === 'good'", timeout=10000
+        )
+        assert await weak.eval_on_selector(badge, "el => el.dataset.quality") in (
+            "good",
+            "fair",
+            "poor",
+        )
 
         link.heal()
         await wait_picture(weak, "p.width >= 1280", 60)

@@ -5,7 +5,7 @@ import { Chat } from "/static/chat.js";
 import { Captions } from "/static/captions.js";
 import { Whiteboard } from "/static/whiteboard.js";
 import { PreJoin } from "/static/prejoin.js";
-import { ViewReporter, applyLayers, favourSharpness, prepareTrack, transceiverInit } from "/static/video.js";
+import { ViewReporter, applyLayers, favourSharpness, prepareTrack, transceiverInit, watchQuality } from "/static/video.js";
 
 const $ = (id) => document.getElementById(id);
 const room = decodeURIComponent(location.pathname.split("/").pop());
@@ -339,6 +339,12 @@ function watchVideo(tile, trackSid) {
   tile.videoToggle = toggle;
 }
 document.addEventListener("visibilitychange", () => views.refresh());
+// a badge per received video: how well it arrives here
+watchQuality(() => subPc, (mid) => {
+  const trackSid = midToTrack[mid];
+  if (trackInfo.get(trackSid)?.source === "screen_share") return tiles.get(`screen:${trackSid}`);
+  return tiles.get(trackOwner.get(trackSid));
+});
 
 async function onSubscriberOffer({ sdp, tracks }) {
   const started = generation;

@@ -138,3 +138,35 @@ export class ViewReporter {
     }
   }
 }
+
+// connection quality of each received video, from the browser's own statistics every two
+// seconds: loss over the interval and frames per second (good, fair, poor)
+export function watchQuality(getPc, tileOf) {
+  const last = new Map(); // inbound report id -> {lost, received}
+  return setInterval(async () => {
+    const pc = getPc();
+    if (!pc) return;
+    const stats = await pc.getStats();
+    stats.forEach((r) => {
+      if (r.type !== "inbound-rtp" || r.kind !== "video") return;
+      const tile = tileOf(r.mid);
+      const before = last.get(r.id) || { lost: 0, received: 0 };
+      last.set(r.id, { lost: r.packetsLost || 0, received: r.packetsReceived || 0 });
+      if (!tile) return;
+      const lost = (r.packetsLost || 0) - before.lost;
+      const got = (r.packetsReceived || 0) - before.received;
+      const loss = lost + got > 0 ? lost / (lost + got) : 0;
+      const fps = r.framesPerSecond || 0;
+      const quality = loss > 0.1 || fps < 5 ? "poor" : loss > 0.02 || fps < 15 ? "fair" : "good";
+      let badge = tile.el.querySelector(".quality");
+      if (!badge) {
+        badge = document.createElement("span");
+        badge.className = "quality";
+        tile.el.append(badge);
+      }
+      tile.el.dataset.quality = quality;
+      badge.textContent = quality;
+      badge.title = `connection ${quality}: ${Math.round(loss * 100)}% lost, ${Math.round(fps)} frames/s`;
+    });
+  }, 2000);
+}
