@@ -180,8 +180,8 @@ async def test_switches_happen_at_keyframes_with_output_continuous(
             reached = link.rtp and link.rtp[-1][4][-1] == expected
             assert reached or down.target is track.layers[expected], (seed, who, down.view)
             # the layers it receives or waits for are the ones the publisher sends
-            for layer in (down.source, down.target):
-                assert layer is None or layer.rid in track.active, (seed, who, track.active)
+            for stream in (down.source, down.target):
+                assert stream is None or stream.rid in track.active, (seed, who, track.active)
         track.close()
 
 
