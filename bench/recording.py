@@ -21,7 +21,7 @@ from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.client import Client
 from meetbox.loadtest import procstat
 from meetbox.loadtest.clip import encode_audio, encode_video
-from meetbox.loadtest.worker import publish_clip
+from meetbox.loadtest.cliptrack import publish_clip
 from meetbox.media.rtpcount import RtpCounter
 
 # -- 7. recording cost --------------------------------------------------------------------

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import captions as speech_bench
+import meeting as meeting_bench
 import translation as s2s_bench
 from common import HERE, LOAD_CPU, SERVER_CPU, event_loop, fanout_loop, log, machine
 from forwarding import baseline, floor, forwarding, plot, top_step
@@ -22,12 +23,16 @@ from signalling import fanout, join_time
 
 
 def section_only(name: str) -> None:
-    """``run.py --captions`` / ``--translation``: measure that section again, into the
-    committed results (the rest of the run stays as it was measured)."""
+    """``run.py --captions`` / ``--translation`` / ``--meeting``: measure that section
+    again, into the committed results (the rest of the run stays as it was measured)."""
     results = json.loads((HERE / "results.json").read_text())
     if name == "captions":
         cap = speech_bench.captions()
         results.update(speech_bench.keys(cap), captions=cap)
+    elif name == "meeting":
+        met = meeting_bench.meeting()
+        results.update(meeting_bench.keys(met), meeting=met)
+        meeting_bench.plot(met, HERE / "meeting.png")
     else:
         s2s = s2s_bench.translation()
         results.update(s2s_bench.keys(s2s), translation=s2s)
@@ -53,28 +58,30 @@ def latency_fair(levels: list[dict[str, Any]]) -> bool:
 
 def main() -> None:
     started = time.monotonic()
-    log("1/9 forwarding cost and capacity")
+    log("1/10 forwarding cost and capacity")
     fwd = forwarding()
     top = top_step(fwd)
     per_downtrack = top["server_cores"] / top["subscribers"]
-    log("2/9 added latency at 0, 25, 50 and 75% of that capacity")
+    log("2/10 added latency at 0, 25, 50 and 75% of that capacity")
     lat = latency(per_downtrack)
     half = next(level for level in lat["levels"] if level["fraction"] == 0.5)
-    log("3/9 MediaRelay baseline")
+    log("3/10 MediaRelay baseline")
     base = baseline()
-    log("4/9 the SRTP floor")
+    log("4/10 the SRTP floor")
     floor_us = floor(receivers=top["subscribers"])
     floor_local_us = floor()
-    log("5/9 join time")
+    log("5/10 join time")
     joins = join_time()
-    log("6/9 signalling fan-out")
+    log("6/10 signalling fan-out")
     fan = fanout()
-    log("7/9 recording cost beside aiortc's MediaRecorder")
+    log("7/10 recording cost beside aiortc's MediaRecorder")
     rec = recording()
-    log("8/9 captions: engines, latency, CPU per speaker, forwarding beside them")
+    log("8/10 captions: engines, latency, CPU per speaker, forwarding beside them")
     cap = speech_bench.captions()
-    log("9/9 speech translation: latency and CPU of a session")
+    log("9/10 speech translation: latency and CPU of a session")
     s2s = s2s_bench.translation()
+    log("10/10 a large meeting: simulcast and tile sizes, layer switches")
+    met = meeting_bench.meeting()
 
     base_top = max(base["steps"], key=lambda s: s["subscribers"])
     q = statistics.quantiles(joins, n=20, method="inclusive")
@@ -117,10 +124,13 @@ def main() -> None:
         "captions": cap,
         **s2s_bench.keys(s2s),
         "translation": s2s,
+        **meeting_bench.keys(met),
+        "meeting": met,
         "bench_seconds": time.monotonic() - started,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(fwd, base, HERE / "cpu-vs-subscribers.png")
+    meeting_bench.plot(met, HERE / "meeting.png")
     (HERE / "results.md").write_text(markdown(results))
     log((HERE / "results.md").read_text())
 
@@ -345,6 +355,7 @@ def markdown(r: dict[str, Any]) -> str:
         latency_row(r["latency_levels"], lat0),
         *caption_rows(r),
         *translation_rows(r),
+        *meeting_bench.rows(r),
     ]
     summary = "\n".join(
         f"| {name} | {value} | {beside} | {goal} | {ok(good)} |"
@@ -396,6 +407,7 @@ the tail is the loaded server's. Levels past the load generator's largest clean 
 ({r["max_downtracks_measured"]} subscribers in this run) are not a fair test.
 
 {caption_section(r)}
+{meeting_bench.section(r)}
 ## MediaRelay baseline (decode once, VP8 re-encode per subscriber)
 
 | subscribers | server CPU | CPU-s/s per sub-stream | fps |
@@ -407,7 +419,7 @@ the tail is the loaded server's. Levels past the load generator's largest clean 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--render"]:
         render()
-    elif sys.argv[1:] in (["--captions"], ["--translation"]):
+    elif sys.argv[1:] in (["--captions"], ["--translation"], ["--meeting"]):
         section_only(sys.argv[1][2:])
     else:
         main()

@@ -20,7 +20,7 @@ from common import (
 from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.client import Client
 from meetbox.loadtest.clip import encode_video
-from meetbox.loadtest.worker import publish_clip
+from meetbox.loadtest.cliptrack import publish_clip
 from meetbox.progress import ProgressBar
 
 # -- 2. join time ---------------------------------------------------------------------------

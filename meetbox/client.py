@@ -112,6 +112,7 @@ class Client:
         self.local: dict[str, MediaStreamTrack] = {}  # my published tracks by sid
         self.active_speakers: list[str] = []
         self.events: list[tuple[str, Any]] = []
+        self._listeners: dict[str, list[Callable[[Any], None]]] = {}
         self.disconnect_reason: str | None = None
         self.connected = False
         self.publisher: RTCPeerConnection | None = None
@@ -244,8 +245,11 @@ class Client:
         source: str | None = None,
         name: str = "",
         codec: str | None = None,
+        offer_filter: Callable[[str, str], str] | None = None,
     ) -> str:
-        """Publish a track; returns its track sid. ``codec`` picks one, e.g. "video/H264"."""
+        """Publish a track; returns its track sid. ``codec`` picks one, e.g. "video/H264".
+        ``offer_filter(sdp, mid)``, when given, rewrites the offer's text before it is
+        sent (the load generator offers simulcast layers this way, which aiortc cannot)."""
         async with self._publish_lock:
             if self.publisher is None:
                 self.publisher = self._peer_connection()
@@ -262,12 +266,16 @@ class Client:
                 transceiver.setCodecPreferences(wanted)
             await pc.setLocalDescription(await pc.createOffer())
             mid = transceiver.mid
+            assert mid is not None
+            sdp = pc.localDescription.sdp
+            if offer_filter is not None:
+                sdp = offer_filter(sdp, mid)
             meta = {
                 "source": source or ("microphone" if track.kind == "audio" else "camera"),
                 "name": name,
             }
             reply = await self._call(
-                "publish_offer", {"sdp": pc.localDescription.sdp, "tracks": {mid: meta}}
+                "publish_offer", {"sdp": sdp, "tracks": {mid: meta}}
             )
             await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
             for info in reply.get("tracks", []):
@@ -289,6 +297,10 @@ class Client:
     async def send(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Sends a room event (``chat-box``, ``sendDrawingData``, ...); returns its ack."""
         return await self._call(event, data or {})
+
+    def on(self, event: str, handler: Callable[[Any], None]) -> None:
+        """Call ``handler(payload)`` on each ``event`` from now on (after it is recorded)."""
+        self._listeners.setdefault(event, []).append(handler)
 
     def received(self, event: str) -> list[Any]:
         """The payloads of every ``event`` received so far, oldest first."""
@@ -329,6 +341,8 @@ class Client:
 
         async def record(event: str, data: Any) -> None:
             self.events.append((event, data))
+            for handler in self._listeners.get(event, ()):
+                handler(data)
             await self._notify()
 
         @sio.on("*")  # type: ignore[untyped-decorator]

@@ -11,6 +11,7 @@ import fractions
 import av
 from aiortc import MediaStreamTrack, RTCRtpSender
 
+from meetbox.client import Client
 from meetbox.loadtest.clip import Clip
 from meetbox.sfu import aiortc as internals
 from meetbox.tracks import Pacer
@@ -44,3 +45,14 @@ class ClipTrack(MediaStreamTrack):
         packet.pts = count * self._step
         packet.time_base = self._time_base
         return packet
+
+
+async def publish_clip(client: Client, clip: Clip) -> ClipTrack:
+    """Publish a looping clip that answers the SFU's keyframe requests."""
+    track = ClipTrack(clip)
+    await client.publish(track)
+    assert client.publisher is not None
+    for transceiver in client.publisher.getTransceivers():
+        if transceiver.sender.track is track:
+            track.answer_keyframe_requests(transceiver.sender)
+    return track

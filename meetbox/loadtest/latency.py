@@ -17,7 +17,7 @@ from typing import Any
 
 from meetbox.client import Client
 from meetbox.loadtest.clip import Clip
-from meetbox.loadtest.worker import publish_clip
+from meetbox.loadtest.cliptrack import publish_clip
 from meetbox.media.rtp import RtpHeader, is_rtcp
 from meetbox.sfu import aiortc as internals
 

@@ -43,3 +43,14 @@ def listening_pid(port: int) -> int | None:
         except OSError:
             continue
     return None
+
+
+def rss_bytes(pid: int) -> int | None:
+    """The resident set size of ``pid``; None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

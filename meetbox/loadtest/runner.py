@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.loadtest import procstat
-from meetbox.loadtest.clip import encode_audio, encode_video
+from meetbox.loadtest.clip import Clip, encode_audio, encode_video
+from meetbox.loadtest.meeting import View
 from meetbox.loadtest.worker import WorkerPlan, WorkerReport, run
 from meetbox.media.rtpcount import Totals
 
@@ -51,6 +52,25 @@ class LoadSpec:
     hidden: bool = False  # subscribers join hidden: nobody is told of them (the token grant)
     server_pid: int | None = None
     worker_cpus: tuple[int, ...] = ()  # pin the workers (the benchmark: off the server's core)
+    # a meeting of this many participants, each publishing video and receiving everyone
+    # else's (``publishers`` and ``subscribers`` then unused); the first ``talkers`` of
+    # them publish audio too (the others' microphones are off)
+    meeting: int = 0
+    talkers: int = 2
+    simulcast: bool = False  # the meeting's video as three layers, the top one width x height
+    view: str = "gallery"  # the meeting's tiles: "gallery" or "speaker" (see loadtest.meeting)
+
+    @property
+    def receivers(self) -> int:
+        """The connections that receive and are counted."""
+        return self.meeting or self.subscribers
+
+    @property
+    def videos_each(self) -> int:
+        """The video streams each of them receives."""
+        if not self.video:
+            return 0
+        return self.meeting - 1 if self.meeting else 1
 
 
 @dataclass
@@ -109,12 +129,14 @@ class LoadResult:
         return statistics.quantiles(self.join_ms, n=100, method="inclusive")[round(q) - 1]
 
 
-def _tokens(spec: LoadSpec, prefix: str, count: int, publish: bool) -> list[str]:
+def _tokens(
+    spec: LoadSpec, prefix: str, count: int, publish: bool, subscribe: bool | None = None
+) -> list[str]:
     grant = VideoGrant(
         room=spec.room,
         room_join=True,
         can_publish=publish,
-        can_subscribe=not publish,
+        can_subscribe=not publish if subscribe is None else subscribe,
         hidden=spec.hidden and not publish,
     )
     return [
@@ -123,10 +145,66 @@ def _tokens(spec: LoadSpec, prefix: str, count: int, publish: bool) -> list[str]
     ]
 
 
+# simulcast layers below the top one: (rid, scale down, share of the top bitrate), as the
+# page sends its camera (1/4 and 1/2 the size at 1/10 and 1/3 the bitrate)
+LOWER_LAYERS = (("q", 4, 0.1), ("h", 2, 1 / 3))
+MEETING_GRAIN = 8  # a camera's picture, not pixel noise (see encode_video)
+
+
+def simulcast_layers(spec: LoadSpec) -> tuple[tuple[str, Clip], ...]:
+    """The three layers q, h and f (the top: ``spec``'s size and bitrate)."""
+    layers = [
+        (
+            rid,
+            encode_video(
+                spec.width // scale,
+                spec.height // scale,
+                int(spec.bitrate * share),
+                spec.fps,
+                grain=MEETING_GRAIN,
+            ),
+        )
+        for rid, scale, share in LOWER_LAYERS
+    ]
+    top = encode_video(spec.width, spec.height, spec.bitrate, spec.fps, grain=MEETING_GRAIN)
+    layers.append(("f", top))
+    return tuple(layers)
+
+
+def _meeting_plans(spec: LoadSpec) -> list[WorkerPlan]:
+    """The participants spread over ``spec.workers`` processes, in turn."""
+    tokens = _tokens(spec, "p", spec.meeting, True, subscribe=True)
+    people = [(token, i < spec.talkers) for i, token in enumerate(tokens)]
+    layers = simulcast_layers(spec) if spec.video and spec.simulcast else ()
+    video = None
+    if spec.video and not layers:
+        video = encode_video(spec.width, spec.height, spec.bitrate, spec.fps, grain=MEETING_GRAIN)
+    audio = encode_audio() if spec.audio and spec.talkers else None
+    workers = max(1, spec.workers)
+    return [
+        WorkerPlan(
+            index=i,
+            url=spec.url,
+            room=spec.room,
+            publisher_tokens=(),
+            subscriber_tokens=(),
+            video=video,
+            audio=audio,
+            decrypt=spec.decrypt,
+            participants=tuple(people[i::workers]),
+            layers=layers,
+            view=View.named(spec.view, speaker="p-0"),
+        )
+        for i in range(workers)
+    ]
+
+
 def _plans(spec: LoadSpec) -> list[WorkerPlan]:
     """The publishers get a worker process of their own (a publisher sharing a loop with
     many subscribers falls behind its frame rate when they are busy); the subscribers are
-    spread over ``spec.workers`` more."""
+    spread over ``spec.workers`` more. A meeting's participants: :func:`_meeting_plans`."""
+    if spec.meeting:
+        return _meeting_plans(spec)
     video = encode_video(spec.width, spec.height, spec.bitrate, spec.fps) if spec.video else None
     audio = encode_audio() if spec.audio else None
     publishers = _tokens(spec, "pub", spec.publishers, True)
@@ -187,13 +265,9 @@ class _Aggregate:
                 total += sub.totals
         return total
 
-    def joined(self, video: bool) -> int:
-        return sum(
-            1
-            for r in self.latest.values()
-            for s in r.subscribers
-            if (s.join_ms is not None or not video)
-        )
+    def joined(self, videos: int) -> int:
+        """The subscribers that receive ``videos`` video streams (or more)."""
+        return sum(1 for r in self.latest.values() for s in r.subscribers if s.videos >= videos)
 
     def disconnected(self) -> int:
         return sum(1 for r in self.latest.values() for s in r.subscribers if not s.connected)
@@ -221,7 +295,7 @@ def run_load(
     reports: Any = context.Queue()
     stop, published = context.Event(), context.Event()
     plans = _plans(spec)
-    if not spec.publishers:
+    if not spec.publishers or spec.meeting:
         published.set()
     processes = [
         context.Process(
@@ -253,7 +327,7 @@ def run_load(
                 totals = aggregate.totals()
                 cpu = procstat.cpu_seconds(pid) if pid else None
                 span = now - previous[0]
-                joined = aggregate.joined(spec.video)
+                joined = aggregate.joined(spec.videos_each)
                 delta_packets = totals.expected - previous[1].expected
                 sample = Second(
                     elapsed=now - started,
@@ -270,25 +344,26 @@ def run_load(
                 )
                 result.seconds.append(sample)
                 previous = (now, totals, cpu)
-                steady = not spec.video or abs(sample.fps - spec.fps) <= 0.1 * spec.fps
+                wanted_fps = spec.fps * spec.videos_each
+                steady = not spec.video or abs(sample.fps - wanted_fps) <= 0.1 * wanted_fps
                 settled = settled + 1 if steady and joined else 0
                 if window_start is None:  # joining: the first 30%
-                    done = 0.3 * joined / max(spec.subscribers, 1)
+                    done = 0.3 * joined / max(spec.receivers, 1)
                 else:
                     done = 0.3 + 0.7 * (now - window_start[0]) / max(spec.duration, 1e-9)
                 if on_second is not None:
                     on_second(sample, min(done, 1.0))
             if window_start is None:
-                everyone = aggregate.joined(spec.video) >= spec.subscribers
+                everyone = aggregate.joined(spec.videos_each) >= spec.receivers
                 if everyone and joined_at is None:
                     joined_at = now  # all joined: warm up and settle, then measure
                     phase_end = min(phase_end, now + MAX_SETTLE)
                 ready = joined_at is not None and now >= joined_at + WARMUP and settled >= SETTLE
                 if ready or now >= phase_end:
-                    if aggregate.joined(spec.video) < spec.subscribers:
+                    if aggregate.joined(spec.videos_each) < spec.receivers:
                         result.errors.append(
-                            f"only {aggregate.joined(spec.video)} of {spec.subscribers} subscribers"
-                            f" received media within {spec.join_timeout:.0f}s"
+                            f"only {aggregate.joined(spec.videos_each)} of {spec.receivers}"
+                            f" subscribers received media within {spec.join_timeout:.0f}s"
                         )
                     elif not ready:
                         result.errors.append(
@@ -339,8 +414,8 @@ def run_load(
     lost = aggregate.disconnected()
     if lost:
         result.errors.append(
-            f"{lost} of {spec.subscribers} subscribers lost their connection during the run"
+            f"{lost} of {spec.receivers} subscribers lost their connection during the run"
         )
     result.join_ms = aggregate.join_ms()
-    result.joined = aggregate.joined(spec.video)
+    result.joined = aggregate.joined(spec.videos_each)
     return result

@@ -12,7 +12,8 @@ from typing import Any
 from meetbox import runtime
 from meetbox.client import Client
 from meetbox.loadtest.clip import Clip
-from meetbox.loadtest.cliptrack import ClipTrack
+from meetbox.loadtest.cliptrack import publish_clip
+from meetbox.loadtest.meeting import Media, MeetingParticipant, View
 from meetbox.media.rtpcount import RtpCounter, Totals
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ class WorkerPlan:
     video: Clip | None
     audio: Clip | None
     decrypt: bool = False
+    # a meeting: (token, talks) of participants that publish and receive everyone else;
+    # their video as simulcast layers (rid, clip) when given, else ``video``
+    participants: tuple[tuple[str, bool], ...] = ()
+    layers: tuple[tuple[str, Clip], ...] = ()
+    view: View = field(default_factory=View)
 
 
 @dataclass
@@ -44,6 +50,7 @@ class SubscriberReport:
     join_ms: float | None
     totals: Totals
     connected: bool = True
+    videos: int = 0  # the video streams it receives
 
 
 class LoopLag:
@@ -89,17 +96,6 @@ def run(
     asyncio.run(_run(plan, reports, stop, published))
 
 
-async def publish_clip(client: Client, clip: Clip) -> ClipTrack:
-    """Publish a looping clip that answers the SFU's keyframe requests."""
-    track = ClipTrack(clip)
-    await client.publish(track)
-    assert client.publisher is not None
-    for transceiver in client.publisher.getTransceivers():
-        if transceiver.sender.track is track:
-            track.answer_keyframe_requests(transceiver.sender)
-    return track
-
-
 async def _publish(plan: WorkerPlan, token: str) -> Client:
     client = Client(plan.url, token, room=plan.room)
     await client.connect(timeout=30)
@@ -114,6 +110,7 @@ async def _run(
 ) -> None:
     clients: list[Client] = []
     subscribers: list[tuple[float, RtpCounter, Client]] = []
+    participants: list[MeetingParticipant] = []
     errors: list[str] = []
     gate = asyncio.Semaphore(JOIN_CONCURRENCY)
     lag = LoopLag(MAX_JOIN_LAG)
@@ -139,6 +136,25 @@ async def _run(
                 return
             subscribers.append((started, counter, client))
 
+    async def take_part(token: str, talks: bool) -> None:
+        async with gate:
+            await lag.calm.wait()
+            counter = RtpCounter()
+            started = time.monotonic()
+            client = Client(
+                plan.url, token, room=plan.room, rtp_sink=counter, decrypt_media=plan.decrypt
+            )
+            participant = MeetingParticipant(client, counter, plan.view)
+            clients.append(client)
+            participants.append(participant)
+            participant.start()  # it tells its tile sizes while it joins
+            try:
+                await participant.join(Media(plan.audio, plan.video, plan.layers), talks)
+            except Exception as exc:  # reported, the run goes on
+                errors.append(f"participant could not join: {exc}")
+                return
+            subscribers.append((started, counter, client))
+
     try:
         for token in plan.publisher_tokens:
             try:
@@ -147,7 +163,10 @@ async def _run(
                 errors.append(f"publisher could not join: {exc}")
         if plan.publisher_tokens:
             published.set()
-        joining = asyncio.gather(*(subscribe(t) for t in plan.subscriber_tokens))
+        joining = asyncio.gather(
+            *(subscribe(t) for t in plan.subscriber_tokens),
+            *(take_part(token, talks) for token, talks in plan.participants),
+        )
         while True:
             done = stop.is_set()
             report = WorkerReport(plan.index, at=time.time(), publishers=len(plan.publisher_tokens))
@@ -159,6 +178,7 @@ async def _run(
                         None if join is None else (join - started) * 1000,
                         counter.totals(),
                         client.healthy,
+                        counter.video_streams,
                     )
                 )
             report.done = done
@@ -169,4 +189,5 @@ async def _run(
         joining.cancel()
     finally:
         monitor.cancel()
+        await asyncio.gather(*(p.close() for p in participants), return_exceptions=True)
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)

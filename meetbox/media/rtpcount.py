@@ -40,6 +40,7 @@ class RtpCounter:
         self.streams: dict[int, ReceiveStatistics] = {}
         self.frames: dict[int, int] = {}
         self.first_video_at: float | None = None
+        self.video_streams = 0  # SSRCs video came on
         self.retransmissions = 0
         self._clock = clock
 
@@ -64,6 +65,8 @@ class RtpCounter:
         if stream is None:
             stream = self.streams[ssrc] = ReceiveStatistics(ssrc, 90000)
             self.frames[ssrc] = 0
+            if kind == "video":
+                self.video_streams += 1
         stream.packets_received += 1
         stream.bytes_received += size
         seq = (data[2] << 8) | data[3]

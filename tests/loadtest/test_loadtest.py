@@ -157,7 +157,7 @@ async def test_counting_without_decrypting_sees_what_a_decrypting_subscriber_see
     meetbox_server: EmbeddedServer,
 ) -> None:
     from meetbox.client import Client
-    from meetbox.loadtest.worker import publish_clip
+    from meetbox.loadtest.cliptrack import publish_clip
 
     room = "protected"
     clip = encode_video(320, 240, 300_000, 30, seconds=1)

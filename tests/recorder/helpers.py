@@ -9,7 +9,7 @@ import av
 
 from meetbox.client import Client
 from meetbox.loadtest.clip import Clip, encode_audio, encode_video
-from meetbox.loadtest.worker import publish_clip
+from meetbox.loadtest.cliptrack import publish_clip
 
 _CLIPS: dict[str, Clip] = {}
 

@@ -1,0 +1,58 @@
+"""Encoded frames into RTP packets (RFC 7741 for VP8): what a sender does before the wire.
+
+meetbox itself forwards packets as they come; this is for senders of its own, the load
+generator's simulcast publishers, which send pre-encoded layers as a browser does.
+"""
+
+from __future__ import annotations
+
+from meetbox.media.rtp import with_fixed_header
+
+MAX_PAYLOAD = 1200  # bytes of payload per packet, descriptor included
+_VP8_DESCRIPTOR = 4  # X, I, M and a 15-bit picture id
+
+
+def vp8_payloads(frame: bytes, picture_id: int, size: int = MAX_PAYLOAD) -> list[bytes]:
+    """The RTP payloads of one VP8 frame: each a 4-byte payload descriptor (extended, with a
+    15-bit picture id; S on the first, partition 0) and a slice of the frame."""
+    if size <= _VP8_DESCRIPTOR:
+        raise ValueError(f"a VP8 payload needs more than {_VP8_DESCRIPTOR} bytes")
+    pid = picture_id & 0x7FFF
+    step = size - _VP8_DESCRIPTOR
+    payloads = []
+    for start in range(0, max(len(frame), 1), step):
+        first = 0x90 if start == 0 else 0x80  # X, and S on the frame's first packet
+        descriptor = bytes((first, 0x80, 0x80 | (pid >> 8), pid & 0xFF))
+        payloads.append(descriptor + frame[start : start + step])
+    return payloads
+
+
+class RtpStream:
+    """One sent RTP stream: its SSRC, payload type, sequence numbers and header extension
+    (the same for every packet, built once: e.g. MID and RID)."""
+
+    def __init__(self, ssrc: int, payload_type: int, sequence: int, extension: bytes) -> None:
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self.sequence = sequence & 0xFFFF
+        self._extension = extension
+        self._first = 0x90 if extension else 0x80  # version 2, X when there is an extension
+
+    def packets(self, payloads: list[bytes], timestamp: int) -> list[bytes]:
+        """One frame's packets; the marker bit on its last."""
+        packets = []
+        last = len(payloads) - 1
+        for i, payload in enumerate(payloads):
+            packets.append(
+                with_fixed_header(
+                    self._first,
+                    self._extension + payload,
+                    i == last,
+                    self.payload_type,
+                    self.sequence,
+                    timestamp & 0xFFFFFFFF,
+                    self.ssrc,
+                )
+            )
+            self.sequence = (self.sequence + 1) & 0xFFFF
+        return packets
