@@ -9,29 +9,25 @@ import json
 import os
 import statistics
 import threading
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from common import FPS, LOAD_CPU, MAX_LOSS, log, meetbox_server, wait_server_idle
 
-from meetbox.auth.tokens import VideoGrant, mint_token
-from meetbox.client import Client
 from meetbox.loadtest import procstat
+from meetbox.loadtest.layerprobe import SWITCH_TIMEOUT, layer_switches
 from meetbox.loadtest.runner import LoadResult, LoadSpec, run_load, simulcast_layers
-from meetbox.loadtest.simulcast import SimulcastPublisher
-from meetbox.media.keyframe import keyframe_size
-from meetbox.media.rtp import RtpHeader
 from meetbox.progress import ProgressBar
 
 GALLERY_STEPS = [int(n) for n in os.environ.get("BENCH_MEETING_STEPS", "10,20,30,40").split(",")]
 COMPARED_AT = 10  # participants: the meeting with and without simulcast
-PROBE_AT = 30 if 30 in GALLERY_STEPS else GALLERY_STEPS[-1]  # the layer switches: under it
+# the layer switches are timed under the meeting of COMPARED_AT (under the larger ones the
+# probe's own 1.5 Mbit/s viewer, on the load core, made the load generator drop packets)
+PROBE_AT = COMPARED_AT if COMPARED_AT in GALLERY_STEPS else GALLERY_STEPS[0]
 WINDOW = 12.0
 TOP = (1280, 720, 1_500_000)  # the camera's top layer: size and bitrate
 SWITCHES = 10  # tile size changes the probe makes (half up, half down)
-SWITCH_TIMEOUT = 5.0
 
 
 def _spec(url: str, key: str, secret: str, pid: int, room: str, n: int, **kw: Any) -> LoadSpec:
@@ -43,10 +39,18 @@ def _spec(url: str, key: str, secret: str, pid: int, room: str, n: int, **kw: An
     )  # fmt: skip
 
 
-def _step(result: LoadResult, rss_idle: int | None, rss: int | None) -> dict[str, Any]:
+def downtracks(spec: LoadSpec) -> int:
+    """Videos, and the talkers' audio to the others."""
+    n = spec.meeting
+    return n * (n - 1) + spec.talkers * (n - 1)
+
+
+def _step(result: LoadResult, before: tuple[int, int] | None, rss: int | None) -> dict[str, Any]:
+    """``before``: (server RSS, down-tracks) of the smaller meeting before this one, for
+    the memory each added down-track takes (the server keeps what it once held)."""
     spec = result.spec
     n = spec.meeting
-    downtracks = n * (n - 1) + n * spec.talkers  # videos, and the talkers' audio to the rest
+    added = downtracks(spec) - before[1] if before else 0
     seconds = result.window_seconds or 1.0
     return {
         "participants": n,
@@ -63,8 +67,8 @@ def _step(result: LoadResult, rss_idle: int | None, rss: int | None) -> dict[str
         if result.window.expected
         else None,
         "server_rss_mb": rss / 2**20 if rss else None,
-        "rss_kb_per_downtrack": (rss - rss_idle) / 1024 / downtracks
-        if rss and rss_idle and downtracks
+        "rss_kb_per_downtrack": (rss - before[0]) / 1024 / added
+        if rss and before and added > 0
         else None,
         "join_ms_p50": result.percentile_join(50),
         "errors": result.errors[:3],
@@ -80,90 +84,14 @@ def _clean(step: dict[str, Any]) -> bool:
     )
 
 
-# -- the layer switch probe -------------------------------------------------------------
-
-
-class KeyframeSink:
-    """A subscriber's decrypted RTP: the width of each VP8 keyframe, as it comes."""
-
-    def __init__(self) -> None:
-        self.payload_kinds: dict[int, str] = {}
-        self.keyframes: list[tuple[float, int]] = []  # (monotonic time, width)
-        self.arrived = asyncio.Event()
-
-    def add(self, data: bytes, arrival_ms: int) -> None:
-        if self.payload_kinds.get(data[1] & 0x7F) != "video":
-            return
-        try:
-            header = RtpHeader.parse(data)
-        except ValueError:
-            return
-        size = keyframe_size("video/vp8", data[header.payload_start : header.payload_end])
-        if size is not None:
-            self.keyframes.append((time.monotonic(), size[0]))
-            self.arrived.set()
-
-    async def wait_width(self, width: int, since: float, timeout: float) -> float | None:
-        """When the first keyframe ``width`` wide came after ``since``; None: not in time."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for at, seen in self.keyframes:
-                if at >= since and seen == width:
-                    return at
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            self.arrived.clear()
-            try:
-                async with asyncio.timeout(remaining):
-                    await self.arrived.wait()
-            except TimeoutError:
-                return None
-
-
-async def _switches(url: str, key: str, secret: str, room: str) -> list[float]:
-    """A simulcast publisher and a viewer whose tile goes from 320x180 to 1280x720 and
-    back: ms from the ``track_settings`` sent to the new layer's keyframe received."""
-
-    def token(identity: str) -> str:
-        grant = VideoGrant(room=room, room_join=True, can_publish=True, can_subscribe=True)
-        return mint_token(key, secret, identity, grant, ttl=600)
-
-    width, height, bitrate = TOP
-    spec = LoadSpec(url=url, api_key=key, api_secret=secret, width=width, height=height,
-                    bitrate=bitrate, fps=FPS)  # fmt: skip
-    layers = simulcast_layers(spec)
-    publisher = Client(url, token("switch-publisher"), room=room)
-    sink = KeyframeSink()
-    viewer = Client(url, token("switch-viewer"), room=room, rtp_sink=sink)
-    simulcast = SimulcastPublisher(list(layers))
-    times: list[float] = []
-    try:
-        await publisher.connect(timeout=30)
-        sid = await simulcast.publish(publisher)
-        await viewer.connect(timeout=30)
-        await viewer.wait_for(lambda: sid in viewer.remote, timeout=30)
-        sizes = [(320, 180), (1280, 720)]
-        await viewer.send("track_settings", {"track_sid": sid, "width": 320, "height": 180})
-        await sink.wait_width(320, 0.0, 15)
-        for i in range(SWITCHES):
-            w, h = sizes[(i + 1) % 2]
-            await asyncio.sleep(1.5)  # the tile stays a while (dynacast pauses the other)
-            sent = time.monotonic()
-            await viewer.send("track_settings", {"track_sid": sid, "width": w, "height": h})
-            at = await sink.wait_width(w, sent, SWITCH_TIMEOUT)
-            times.append((at - sent) * 1000 if at is not None else SWITCH_TIMEOUT * 1000)
-    finally:
-        await simulcast.close()
-        await viewer.close()
-        await publisher.close()
-    return times
-
-
 def _probe_thread(url: str, key: str, secret: str, out: list[float]) -> threading.Thread:
     def run() -> None:
         os.sched_setaffinity(0, {LOAD_CPU})  # this thread only: off the server's core
-        out.extend(asyncio.run(_switches(url, key, secret, "switch")))
+        width, height, bitrate = TOP
+        spec = LoadSpec(url=url, api_key=key, api_secret=secret, width=width, height=height,
+                        bitrate=bitrate, fps=FPS)  # fmt: skip
+        layers = list(simulcast_layers(spec))
+        out.extend(asyncio.run(layer_switches(url, key, secret, "switch", layers, SWITCHES)))
 
     return threading.Thread(target=run, name="layer-switch-probe", daemon=True)
 
@@ -171,11 +99,13 @@ def _probe_thread(url: str, key: str, secret: str, out: list[float]) -> threadin
 # -- the runs -----------------------------------------------------------------------------
 
 
-def _run(spec: LoadSpec, label: str, rss_idle: int | None, on_window: Any = None) -> dict[str, Any]:
+def _run(
+    spec: LoadSpec, label: str, before: tuple[int, int] | None = None, on_window: Any = None
+) -> dict[str, Any]:
     bar = ProgressBar(1.0, label)
     result = run_load(spec, partial(_show, bar), on_window)
     bar.close()
-    step = _step(result, rss_idle, procstat.rss_bytes(spec.server_pid or 0))
+    step = _step(result, before, procstat.rss_bytes(spec.server_pid or 0))
     log(json.dumps(step))
     return step
 
@@ -188,7 +118,8 @@ def meeting() -> dict[str, Any]:
     gallery: list[dict[str, Any]] = []
     switch_ms: list[float] = []
     with meetbox_server() as (url, key, secret, pid):
-        rss_idle = procstat.rss_bytes(pid)
+        idle = procstat.rss_bytes(pid)
+        before = (idle, 0) if idle else None
         spec = partial(_spec, url, key, secret, pid)
         for n in GALLERY_STEPS:
             wait_server_idle(pid)
@@ -200,12 +131,10 @@ def meeting() -> dict[str, Any]:
                     probe = _probe_thread(url, key, secret, switch_ms)
                     probe.start()
 
-            step = _run(
-                spec(f"gallery-{n}", n, simulcast=True),
-                f"meeting {n:>2}, gallery, simulcast",
-                rss_idle,
-                start_probe,
-            )
+            step_spec = spec(f"gallery-{n}", n, simulcast=True)
+            step = _run(step_spec, f"meeting {n:>2}, gallery, simulcast", before, start_probe)
+            rss = procstat.rss_bytes(pid)
+            before = (rss, downtracks(step_spec)) if rss else None
             if probe is not None:
                 probe.join(SWITCHES * (1.5 + SWITCH_TIMEOUT) + 60)
             gallery.append(step)
@@ -217,7 +146,6 @@ def meeting() -> dict[str, Any]:
         speaker = _run(
             spec(f"speaker-{speaker_n}", speaker_n, simulcast=True, view="speaker"),
             f"meeting {speaker_n:>2}, speaker, simulcast",
-            rss_idle,
         )
         compared: dict[str, Any] = {}
         for view in ("gallery", "speaker"):
@@ -228,14 +156,12 @@ def meeting() -> dict[str, Any]:
                 else _run(
                     spec(f"{view}-sim-{COMPARED_AT}", COMPARED_AT, simulcast=True, view=view),
                     f"meeting {COMPARED_AT}, {view}, simulcast",
-                    rss_idle,
                 )
             )
             wait_server_idle(pid)
             compared[f"{view}_plain"] = _run(
                 spec(f"{view}-plain-{COMPARED_AT}", COMPARED_AT, view=view),
                 f"meeting {COMPARED_AT}, {view}, no simulcast",
-                rss_idle,
             )
     return {
         "gallery_steps": gallery,

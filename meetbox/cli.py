@@ -244,6 +244,10 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
         decrypt=args.decrypt,
         hidden=args.hidden,
         server_pid=args.server_pid,
+        meeting=args.meeting,
+        talkers=args.talkers,
+        simulcast=args.simulcast,
+        view=args.view,
     )
     printer = progress_printer(spec)
     result = run_load(spec, printer.second)
@@ -361,6 +365,30 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="subscribers join hidden (the token's hidden grant): nobody is told they joined, "
         "so each does not receive every other one's join; a room of viewers on one machine",
+    )
+    load.add_argument(
+        "--meeting",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a meeting of N participants instead: each publishes video and receives "
+        "everyone else's (--publishers and --subscribers are then unused)",
+    )
+    load.add_argument(
+        "--talkers", type=int, default=2, help="in a meeting: how many publish audio too"
+    )
+    load.add_argument(
+        "--simulcast",
+        action="store_true",
+        help="in a meeting: each camera as three VP8 layers (1/4, 1/2 and the whole "
+        "--resolution), offered and sent as Chrome does",
+    )
+    load.add_argument(
+        "--view",
+        choices=("gallery", "speaker"),
+        default="gallery",
+        help="in a meeting: the tile sizes each participant tells the server (gallery: all "
+        "320x180; speaker: one 1280x720, the others 160x90)",
     )
     load.add_argument("--server-pid", type=int, help="default: whoever listens on the URL's port")
     load.add_argument("--json", type=Path, help="also write the results here")

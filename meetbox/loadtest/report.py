@@ -23,7 +23,7 @@ class progress_printer:
     def second(self, sample: Second, done: float) -> None:
         self.bar.update(
             done,
-            f"{sample.joined}/{self.spec.subscribers} joined  "
+            f"{sample.joined}/{self.spec.receivers} joined  "
             f"{sample.bitrate_bps / 1e6:.2f} Mbps/sub  {sample.fps:.1f} fps  "
             f"loss {sample.loss * 100:.2f}%  server CPU {_cores(sample.server_cpu)}",
         )
@@ -36,7 +36,9 @@ def summary(result: LoadResult) -> dict[str, object]:
     p50, p95 = result.percentile_join(50), result.percentile_join(95)
     return {
         "publishers": result.spec.publishers,
-        "subscribers": result.spec.subscribers,
+        "subscribers": result.spec.receivers,
+        "meeting": result.spec.meeting,
+        "simulcast": result.spec.simulcast,
         "joined": result.joined,
         "join_ms_p50": p50,
         "join_ms_p95": p95,
@@ -58,7 +60,7 @@ def print_summary(result: LoadResult, out: TextIO) -> None:
         else "n/a"
     )
     lines = [
-        f"subscribers joined   {result.joined}/{result.spec.subscribers}",
+        f"subscribers joined   {result.joined}/{result.spec.receivers}",
         f"join time            {join}",
         f"received bitrate     {result.bitrate_per_subscriber / 1e6:.3f} Mbps per subscriber",
         f"frame rate           {result.fps_per_subscriber:.1f} fps per subscriber",
