@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meetbox.media.depacketize import depacketize, starts_frame
+from meetbox.media.depacketize import depacketize_frame, starts_frame
 from meetbox.media.keyframe import is_keyframe
 
 SEQ_MOD = 1 << 16
@@ -116,7 +116,7 @@ class FrameAssembler:
             self.frames_dropped += 1
             return None
         try:
-            data = b"".join(depacketize(self.mime_type, p) for p in parts)
+            data = depacketize_frame(self.mime_type, parts)
         except ValueError:
             self.frames_dropped += 1
             self.needs_keyframe = True

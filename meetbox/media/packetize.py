@@ -6,6 +6,7 @@ generator's simulcast publishers, which send pre-encoded layers as a browser doe
 
 from __future__ import annotations
 
+from meetbox.media.depacketize import av1_obu_parts, leb128, leb128_bytes
 from meetbox.media.rtp import with_fixed_header
 
 MAX_PAYLOAD = 1200  # bytes of payload per packet, descriptor included
@@ -25,6 +26,57 @@ def vp8_payloads(frame: bytes, picture_id: int, size: int = MAX_PAYLOAD) -> list
         descriptor = bytes((first, 0x80, 0x80 | (pid >> 8), pid & 0xFF))
         payloads.append(descriptor + frame[start : start + step])
     return payloads
+
+
+def av1_payloads(temporal_unit: bytes, size: int = MAX_PAYLOAD) -> list[bytes]:
+    """The RTP payloads of one AV1 temporal unit in the low-overhead format (the AV1 RTP
+    specification, 4: an aggregation header, then OBU elements each with a LEB128 length
+    and without their own size field; an OBU that does not fit goes on in the next packet
+    (Y, then Z); N on the first packet of a unit with a sequence header; temporal
+    delimiters left out)."""
+    if size < 8:
+        raise ValueError("an AV1 payload needs at least 8 bytes")
+    elements: list[bytes] = []
+    new_sequence = False
+    pos = 0
+    while pos < len(temporal_unit):
+        first = temporal_unit[pos]
+        header_size = 2 if first & 0x04 else 1
+        length, start = leb128(temporal_unit, pos + header_size)
+        end = start + length
+        obu_type, header, body = av1_obu_parts(temporal_unit[pos:end])
+        pos = end
+        if obu_type == 2:  # temporal delimiter
+            continue
+        new_sequence = new_sequence or obu_type == 1
+        elements.append(header + body)
+    payloads: list[bytes] = []
+    packet = bytearray()
+    continues = False  # this packet's first element goes on from the last packet
+    for element in elements:
+        offset = 0
+        while offset < len(element):
+            room = size - 1 - len(packet) - 4  # the aggregation header; a length: 4 at most
+            if room <= 0:  # full at an element's end: the next packet starts a new one
+                payloads.append(_av1_packet(packet, continues, False))
+                packet, continues = bytearray(), False
+                continue
+            piece = element[offset : offset + room]
+            offset += len(piece)
+            packet += leb128_bytes(len(piece)) + piece
+            if offset < len(element):  # the element goes on in the next packet
+                payloads.append(_av1_packet(packet, continues, True))
+                packet, continues = bytearray(), True
+    if packet or not payloads:
+        payloads.append(_av1_packet(packet, continues, False))
+    if new_sequence and payloads:
+        payloads[0] = bytes([payloads[0][0] | 0x08]) + payloads[0][1:]
+    return payloads
+
+
+def _av1_packet(elements: bytearray, continues: bool, open_end: bool) -> bytes:
+    header = (0x80 if continues else 0) | (0x40 if open_end else 0)  # W = 0: all lengths
+    return bytes([header]) + bytes(elements)
 
 
 class RtpStream:
