@@ -274,9 +274,7 @@ class Client:
                 "source": source or ("microphone" if track.kind == "audio" else "camera"),
                 "name": name,
             }
-            reply = await self._call(
-                "publish_offer", {"sdp": sdp, "tracks": {mid: meta}}
-            )
+            reply = await self._call("publish_offer", {"sdp": sdp, "tracks": {mid: meta}})
             await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
             for info in reply.get("tracks", []):
                 if info.get("mid") == mid:

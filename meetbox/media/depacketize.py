@@ -7,6 +7,8 @@ Annex B byte streams. Opus (RFC 7587): one packet is one frame.
 
 from __future__ import annotations
 
+from meetbox.media.av1 import av1_frame
+
 START_CODE = b"\x00\x00\x00\x01"
 
 
@@ -143,134 +145,6 @@ def depacketize_frame(mime_type: str, payloads: list[bytes]) -> bytes:
     if mime_type.lower() == "video/av1":
         return av1_frame(payloads)
     return b"".join(depacketize(mime_type, p) for p in payloads)
-
-
-# AV1 OBU types dropped from a recorded temporal unit (the AV1 RTP specification, 5:
-# temporal delimiters and tile lists are not sent; Matroska's AV1 mapping omits the
-# temporal delimiter too)
-_OBU_TEMPORAL_DELIMITER = 2
-_OBU_TILE_LIST = 8
-_OBU_SEQUENCE_HEADER = 1
-
-
-def leb128(data: bytes | memoryview, pos: int) -> tuple[int, int]:
-    """An unsigned LEB128 value at ``pos`` (at most 8 bytes) and the position after it."""
-    value = 0
-    for i in range(8):
-        if pos + i >= len(data):
-            raise ValueError("AV1 LEB128 length is truncated")
-        byte = data[pos + i]
-        value |= (byte & 0x7F) << (7 * i)
-        if not byte & 0x80:
-            return value, pos + i + 1
-    raise ValueError("AV1 LEB128 length is longer than 8 bytes")
-
-
-def leb128_bytes(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _av1_elements(payload: bytes) -> tuple[bool, bool, list[bytes]]:
-    """(Z, Y, the OBU elements) of one AV1 RTP payload (aggregation header, then the
-    elements: each with a LEB128 length, except the W-th, which takes the rest)."""
-    if not payload:
-        raise ValueError("empty AV1 payload")
-    header = payload[0]
-    count = (header >> 4) & 0x03
-    elements: list[bytes] = []
-    pos = 1
-    while pos < len(payload):
-        if count and len(elements) == count - 1:
-            size = len(payload) - pos
-        else:
-            size, pos = leb128(payload, pos)
-        if pos + size > len(payload):
-            raise ValueError("AV1 OBU element overruns the packet")
-        elements.append(payload[pos : pos + size])
-        pos += size
-    if count and len(elements) != count:
-        raise ValueError(f"AV1 aggregation header says {count} OBU elements, not {len(elements)}")
-    return bool(header & 0x80), bool(header & 0x40), elements
-
-
-def av1_obus(payloads: list[bytes]) -> list[bytes]:
-    """The whole OBUs of one frame's payloads, fragments joined (each as sent: its header
-    and payload, with or without a size field)."""
-    obus: list[bytes] = []
-    current: bytearray | None = None
-    for payload in payloads:
-        continues, open_end, elements = _av1_elements(payload)
-        for i, element in enumerate(elements):
-            if i == 0 and continues:
-                if current is None:
-                    raise ValueError("AV1 OBU fragment without its start")
-                current += element
-                continue
-            if current is not None:
-                obus.append(bytes(current))
-            current = bytearray(element)
-        if not open_end and current is not None:
-            obus.append(bytes(current))
-            current = None
-    if current is not None:
-        raise ValueError("AV1 frame ends inside an OBU")
-    return obus
-
-
-def av1_frame(payloads: list[bytes]) -> bytes:
-    """A temporal unit in the low-overhead bitstream format (every OBU with its size
-    field), as Matroska and WebM store AV1; temporal delimiters and tile lists left out."""
-    out = bytearray()
-    for obu in av1_obus(payloads):
-        obu_type, header, body = av1_obu_parts(obu)
-        if obu_type in (_OBU_TEMPORAL_DELIMITER, _OBU_TILE_LIST):
-            continue
-        out += bytes([header[0] | 0x02]) + header[1:] + leb128_bytes(len(body)) + body
-    return bytes(out)
-
-
-def av1_obu_parts(obu: bytes) -> tuple[int, bytes, bytes]:
-    """(type, header bytes without the size, payload) of one OBU."""
-    if not obu:
-        raise ValueError("empty AV1 OBU")
-    first = obu[0]
-    if first & 0x80:
-        raise ValueError("AV1 OBU forbidden bit is set")
-    header_size = 2 if first & 0x04 else 1
-    if len(obu) < header_size:
-        raise ValueError("AV1 OBU header is truncated")
-    header = bytes([first & ~0x02 & 0xFF]) + obu[1:header_size]
-    body = obu[header_size:]
-    if first & 0x02:  # it has its size field: the payload is that long
-        size, pos = leb128(obu, header_size)
-        if pos + size > len(obu):
-            raise ValueError("AV1 OBU is shorter than its size field")
-        body = obu[pos : pos + size]
-    return (first >> 3) & 0x0F, header, body
-
-
-def av1_sequence_header(frame: bytes) -> bytes | None:
-    """The sequence header OBU of a low-overhead temporal unit (a key frame's), whole."""
-    pos = 0
-    while pos < len(frame):
-        first = frame[pos]
-        header_size = 2 if first & 0x04 else 1
-        size, start = leb128(frame, pos + header_size)
-        end = start + size
-        if end > len(frame):
-            raise ValueError("AV1 OBU overruns the temporal unit")
-        if (first >> 3) & 0x0F == _OBU_SEQUENCE_HEADER:
-            return frame[pos:end]
-        pos = end
-    return None
 
 
 def _h264(payload: bytes) -> bytes:

@@ -6,7 +6,7 @@ generator's simulcast publishers, which send pre-encoded layers as a browser doe
 
 from __future__ import annotations
 
-from meetbox.media.depacketize import av1_obu_parts, leb128, leb128_bytes
+from meetbox.media.av1 import av1_obu_parts, leb128, leb128_bytes
 from meetbox.media.rtp import with_fixed_header
 
 MAX_PAYLOAD = 1200  # bytes of payload per packet, descriptor included

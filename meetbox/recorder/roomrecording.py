@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from meetbox.ids import ParticipantSid, TrackSid
+from meetbox.media.av1 import av1_dimensions, av1_sequence_header
 from meetbox.media.depacketize import vp8_dimensions, vp9_dimensions
 from meetbox.media.framer import Frame
 from meetbox.recorder.segment import SegmentFile, container_format
@@ -110,12 +111,21 @@ class ParticipantRecording:
         video = self._video_tap()
         audio = next((t for t in self.taps.values() if t.kind == "audio"), None)
         size = None
+        codec_private = None
         if tap.kind == "video":
             if not frame.keyframe:
                 return None
             measure = {"video/vp8": vp8_dimensions, "video/vp9": vp9_dimensions}
             found = measure.get(tap.mime_type.lower())
             size = found(frame.data) if found is not None else None
+            if tap.mime_type.lower() == "video/av1":
+                try:
+                    codec_private = av1_sequence_header(frame.data)
+                except ValueError:
+                    codec_private = None
+                if codec_private is None:
+                    return None  # a segment starts with the sequence header
+                size = av1_dimensions(codec_private)
         elif video is not None:
             if self._waiting_since is None:
                 self._waiting_since = at
@@ -128,6 +138,7 @@ class ParticipantRecording:
             video_mime=video.mime_type if video else None,
             size=size,
             audio_mime=audio.mime_type if audio else None,
+            codec_private=codec_private,
         )
         self.files.append(path)
         self._t0 = at
@@ -163,6 +174,9 @@ class ParticipantRecording:
         self.end_segment()
 
 
+RECORDED_CODECS = ("video/vp8", "video/vp9", "video/av1", "video/h264", "audio/opus")
+
+
 class RoomRecording:
     """Records every audio and video track of ``router`` into ``folder`` until closed."""
 
@@ -182,7 +196,7 @@ class RoomRecording:
     def _add(self, up: UpTrack) -> None:
         if self.closed or up.kind not in RECORDED_KINDS or up.closed:
             return
-        if up.codec.mime_type.lower() not in ("video/vp8", "video/vp9", "video/h264", "audio/opus"):
+        if up.codec.mime_type.lower() not in RECORDED_CODECS:
             logger.warning("recording: %s is not recorded", up.codec.mime_type)
             return
         # keyed by identity: someone who leaves and comes back gets the next segment

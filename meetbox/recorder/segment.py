@@ -1,6 +1,6 @@
 """One recorded file: encoded frames muxed by PyAV without decoding.
 
-VP8 + Opus go into WebM, H.264 + Opus into Matroska. Clusters are closed every second
+VP8, VP9 or AV1 + Opus go into WebM, H.264 + Opus into Matroska. Clusters are closed every second
 and every packet is flushed to the file, so a process killed mid-recording leaves a file
 that plays up to its last closed cluster.
 """
@@ -8,6 +8,7 @@ that plays up to its last closed cluster.
 from __future__ import annotations
 
 import logging
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,15 @@ from typing import Any
 import av
 
 logger = logging.getLogger(__name__)
+# SVT-AV1 writes its banner to stderr when opened: errors only
+os.environ.setdefault("SVT_LOG", "1")
 
 MS = Fraction(1, 1000)
 MUXER_OPTIONS = {"cluster_time_limit": "1000", "flush_packets": "1"}
 ENCODERS = {
     "video/vp8": "libvpx",
     "video/vp9": "libvpx-vp9",
+    "video/av1": "libsvtav1",  # PyAV opens it (about 30 MB) though nothing is encoded
     "video/h264": "libx264",
     "audio/opus": "libopus",
 }
@@ -43,19 +47,25 @@ class SegmentFile:
         video_mime: str | None,
         size: tuple[int, int] | None,
         audio_mime: str | None,
+        codec_private: bytes | None = None,
     ) -> None:
+        """``codec_private``: what the video track's header needs of the stream (AV1: its
+        sequence header OBU, from which the muxer writes the ``av1C`` record)."""
         self.path = path
         fmt, _ = container_format(video_mime)
         self._container: Any = av.open(str(path), "w", format=fmt, options=MUXER_OPTIONS)
         self._streams: dict[str, Any] = {}
         self._last_pts: dict[str, int] = {}
         self.frames = 0
+        self.written: dict[str, int] = {}  # frames by kind
         self.closed = False
         if video_mime is not None:
             stream: Any = self._container.add_stream(ENCODERS[video_mime.lower()], rate=30)
             stream.width, stream.height = size or (640, 480)
             stream.pix_fmt = "yuv420p"
             stream.time_base = MS
+            if codec_private:
+                stream.codec_context.extradata = codec_private
             self._streams["video"] = stream
         if audio_mime is not None:
             stream = self._container.add_stream(ENCODERS[audio_mime.lower()], rate=48000)
@@ -81,6 +91,7 @@ class SegmentFile:
         packet.is_keyframe = keyframe
         self._container.mux(packet)
         self.frames += 1
+        self.written[kind] = self.written.get(kind, 0) + 1
 
     @property
     def size(self) -> int:

@@ -151,6 +151,31 @@ class SimulcastTrack(UpTrack):
         for down in list(self.downtracks):
             if not down.paused and down.target is None and self.choose(down) is not down.source:
                 self.place(down)
+        self._follow_top()
+
+    def _follow_top(self) -> None:
+        """A tap (a recording) takes the largest layer that comes: it moves when its own
+        stops (the publisher's encoder dropped it) or a larger one starts."""
+        if not self.taps:
+            return
+        now = time.monotonic()
+        ordered = self.ordered()
+        live = [layer for layer in ordered if self._live(layer, now)]
+        if not live:
+            return
+        best = live[-1]
+        moved = False
+        for tap in self.taps:
+            current = next((layer for layer in ordered if tap in layer.taps), None)
+            if current is best:
+                continue
+            if current is not None:
+                current.remove_tap(tap)
+            best.add_tap(tap)
+            tap.source_changed()  # another SSRC: its frames start at that layer's keyframe
+            moved = True
+        if moved:
+            self.consumers_changed()
 
     def consumers_changed(self) -> None:
         """Resume at once the layers someone needs; pause the others a moment later."""
@@ -205,8 +230,11 @@ class SimulcastTrack(UpTrack):
             layer.layouts_changed()
 
     def add_tap(self, tap: Any) -> None:
+        """On the largest layer that comes (the top one while none has); see tick()."""
         self.taps.append(tap)
-        self.ordered()[-1].add_tap(tap)
+        now = time.monotonic()
+        live = [layer for layer in self.ordered() if self._live(layer, now)]
+        (live[-1] if live else self.ordered()[-1]).add_tap(tap)
         self.consumers_changed()
 
     def remove_tap(self, tap: Any) -> None:
