@@ -4,8 +4,8 @@ Each subscriber has its own estimate, so one weak link lowers only its own pictu
 estimate is the server's own, from loss (the loss controller of Google's congestion
 control, draft-ietf-rmcat-gcc section 6: over 10% loss the rate drops to what was sent
 times (1 - loss / 2); under 2% it grows by 8% a second). The budget goes to screen
-shares first, then to the largest tiles, each taking the highest layer at or under the
-one its tile needs that still fits.
+shares first, then to the active speakers' videos, then to the largest tiles, each taking
+the highest layer at or under the one its tile needs that still fits.
 """
 
 from __future__ import annotations
@@ -61,8 +61,10 @@ class LinkEstimate:
 
 
 def _priority(down: DownTrack) -> tuple[int, int]:
+    """Screen shares, then the active speakers' videos, then the largest tiles."""
     view = down.view or (1 << 14, 1 << 14)
-    return (0 if down.up.source == "screen_share" else 1, -view[0] * view[1])
+    rank = 0 if down.up.source == "screen_share" else 1 if down.up.speaking else 2
+    return (rank, -view[0] * view[1])
 
 
 def allocate(downs: list[DownTrack], budget: float) -> None:

@@ -63,6 +63,9 @@ class Router:
                 ranking = [s.key for s in speakers]
                 if ranking != self._last_ranking:
                     self._last_ranking = ranking
+                    speaking = set(ranking)
+                    for up in self.uptracks.values():  # their videos go first on weak links
+                        up.speaking = up.participant_sid in speaking
                     await self._on_speakers(speakers)
         except asyncio.CancelledError:
             raise

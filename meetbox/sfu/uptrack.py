@@ -98,6 +98,7 @@ class UpTrack:
         self.packets_received = 0
         self.last_arrival = 0.0
         self.bitrate = 0.0  # bits/s received, measured each second (the last rate seen)
+        self.speaking = False  # its publisher is among the room's active speakers
         self._measured: tuple[float, int] | None = None
         self.duplicates = 0  # packets that came again (a late original beside its repair)
         self.send_rtcp = send_rtcp

@@ -14,8 +14,7 @@ import pytest
 
 from meetbox.client import Client
 from meetbox.loadtest.clip import encode_video
-from meetbox.loadtest.cliptrack import ClipTrack
-from meetbox.loadtest.cliptrack import publish_clip
+from meetbox.loadtest.cliptrack import ClipTrack, publish_clip
 from meetbox.server import EmbeddedServer
 from meetbox.sfu.uptrack import UpTrack
 from tests.helpers import eventually
