@@ -15,6 +15,8 @@ from meetbox.rtc.observer import ObserverChain
 from meetbox.services.captions import CaptionService, engine_config
 from meetbox.services.recording import RecordingEngine
 from meetbox.services.sessions import SessionRecorder
+from meetbox.services.webhook_events import WebhookEvents
+from meetbox.services.webhooks import WebhookConfig, WebhookNotifier
 from meetbox.sfu import aiortc as internals
 from meetbox.signalling.sioserver import SignallingServer
 from meetbox.speech.pool import SpeechPool
@@ -67,8 +69,22 @@ class MeetboxServer:
             self.speech,
         )
         self.signalling.captions = self.captions
+        hooks = settings.webhooks
+        hook_key = hooks.api_key or self.keys.api_key
+        secret = self.keys.as_map().get(hook_key)
+        if hooks.urls and secret is None:
+            raise ValueError(f"webhooks.api_key {hook_key!r} is not one of the server's keys")
+        self.webhooks = WebhookNotifier(
+            WebhookConfig(
+                hooks.urls, hook_key, secret or "", hooks.timeout, hooks.attempts, hooks.queue_size
+            )
+        )
+        webhook_events = WebhookEvents(self.webhooks, self.signalling.rooms)
+        self.signalling.broadcast_listeners.append(webhook_events.broadcast)
         # a meeting with transcriptEnabled starts its captions when its room starts
-        self.signalling.observer = ObserverChain(sessions, self.captions, self.api.translations)
+        self.signalling.observer = ObserverChain(
+            sessions, self.captions, self.api.translations, watchers=(webhook_events,)
+        )
         self.app = create_app(vendor_dir or REPO_NODE_MODULES, self.api)
         self.signalling.attach(self.app)
         self._runner: web.AppRunner | None = None
@@ -105,6 +121,7 @@ class MeetboxServer:
         await self.recordings.close()  # files finished while the rooms still exist
         await self.captions.close()  # the last finals stored, the speech workers stopped
         await self.signalling.close()
+        await self.webhooks.close()  # the rooms' last events delivered (for a moment)
         if self._runner is not None:
             await self._runner.cleanup()
         await self.api.close()

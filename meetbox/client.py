@@ -122,6 +122,7 @@ class Client:
         self._tasks = BackgroundTasks()
         self._changed = asyncio.Condition()
         self._publish_lock = asyncio.Lock()
+        self._leaving = False
         self._register()
 
     # -- lifetime -----------------------------------------------------------------------
@@ -160,6 +161,7 @@ class Client:
         await self.wait_for(lambda: self.me is not None, timeout)
 
     async def leave(self) -> None:
+        self._leaving = True  # an offer answered meanwhile finds no room: not an error
         if self.connected:
             await self._call("leave", {})
         await self.close()
@@ -410,7 +412,7 @@ class Client:
             try:
                 await self._answer(data["sdp"], data["tracks"])
             except Exception:
-                if self.sio.connected:
+                if self.sio.connected and not self._leaving:
                     logger.exception("answering the subscriber offer failed")
                 else:  # the client closed meanwhile
                     logger.debug("subscriber offer dropped: the client is closed")

@@ -166,6 +166,18 @@ class SpeechSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    # LiveKit-style webhooks (room, participant, track, egress events) POSTed to these
+    urls: tuple[str, ...] = ()
+    # the key whose secret signs them (its receiver verifies with the same pair);
+    # default: the server's API key
+    api_key: str = ""
+    timeout: float = 5.0  # seconds per attempt
+    attempts: int = 5  # per event and URL, with doubling back-off from 0.5 s
+    queue_size: int = 1000  # events waiting per URL; past it new ones are dropped
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     keys: KeySettings = field(default_factory=KeySettings)
@@ -174,6 +186,7 @@ class Settings:
     store: StoreSettings = field(default_factory=StoreSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``replace(room={...})``."""
@@ -256,6 +269,15 @@ class Settings:
             )
         if speech.http_timeout <= 0:
             raise ValueError("speech.http_timeout must be positive")
+        hooks = self.webhooks
+        bad = [u for u in hooks.urls if not u.startswith(("http://", "https://"))]
+        if bad:
+            raise ValueError(f"webhooks.urls must be http(s) URLs, not {bad[0]!r}")
+        if hooks.timeout <= 0 or not 1 <= hooks.attempts <= 20 or hooks.queue_size < 1:
+            raise ValueError(
+                "webhooks.timeout must be positive, webhooks.attempts 1..20 and"
+                " webhooks.queue_size at least 1"
+            )
         if bool(self.keys.api_key) != bool(self.keys.api_secret):
             raise ValueError("keys.api_key and keys.api_secret must be given together")
         if self.keys.api_secret and len(self.keys.api_secret) < 32:

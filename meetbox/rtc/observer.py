@@ -106,12 +106,25 @@ class JoinListener(Protocol):
     async def joined(self, who: Presence, rules: RoomRules, info: ConnectionInfo) -> None: ...
 
 
-class ObserverChain:
-    """An observer and listeners told of joins after it (a meeting that starts its captions)."""
+class PresenceWatcher(JoinListener, Protocol):
+    async def left(self, who: Presence) -> None: ...
 
-    def __init__(self, first: RoomObserver, *listeners: JoinListener) -> None:
+    async def closed(self, room: str, room_sid: str) -> None: ...
+
+
+class ObserverChain:
+    """An observer and listeners told of joins after it (a meeting that starts its
+    captions); ``watchers`` are told of joins, leaves and ends too (the webhooks)."""
+
+    def __init__(
+        self,
+        first: RoomObserver,
+        *listeners: JoinListener,
+        watchers: tuple[PresenceWatcher, ...] = (),
+    ) -> None:
         self.first = first
-        self.listeners = listeners
+        self.listeners = (*listeners, *watchers)
+        self.watchers = watchers
 
     async def rules(self, room: str) -> RoomRules:
         return await self.first.rules(room)
@@ -123,6 +136,10 @@ class ObserverChain:
 
     async def left(self, who: Presence) -> None:
         await self.first.left(who)
+        for watcher in self.watchers:
+            await watcher.left(who)
 
     async def closed(self, room: str, room_sid: str) -> None:
         await self.first.closed(room, room_sid)
+        for watcher in self.watchers:
+            await watcher.closed(room, room_sid)

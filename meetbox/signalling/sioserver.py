@@ -94,6 +94,8 @@ class SignallingServer:
         self.settings = settings
         self.verifier = verifier
         self.observer: RoomObserver = observer if observer is not None else NullObserver()
+        # told of every room broadcast before it goes out (room, event, data): the webhooks
+        self.broadcast_listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
         # the live recording engine, when the server has one (set by the server's wiring)
         self.recordings: RecordingControl | None = None
         # the caption service (the rooms' transcriber agents), likewise
@@ -142,6 +144,8 @@ class SignallingServer:
     async def to_room(
         self, room: str, event: str, data: dict[str, Any], skip: str | list[str] | None = None
     ) -> None:
+        for listener in self.broadcast_listeners:
+            listener(room, event, data)
         await self.sio.emit(event, data, room=room, skip_sid=skip)
 
     async def disconnect(self, connection_id: str) -> None:
