@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +15,9 @@ import pytest
 import pytest_asyncio
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# launched through a wrapper that keeps it off real-time scheduling (see the script)
+LAUNCHER = Path(__file__).resolve().with_name("chromium-no-rt")
+CLOSE_TIMEOUT = 30.0
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ARGS = [
     "--no-sandbox",
@@ -42,12 +47,43 @@ async def chromium(*extra: str) -> AsyncIterator[object]:
 
     async with async_playwright() as pw:
         instance = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=[*ARGS, *extra]
+            executable_path=str(LAUNCHER),
+            headless=True,
+            args=[*ARGS, *extra],
+            env={**os.environ, "CHROMIUM_BINARY": CHROMIUM},
         )
         try:
             yield instance
         finally:
-            await instance.close()
+            try:
+                await asyncio.wait_for(instance.close(), CLOSE_TIMEOUT)
+            except TimeoutError:  # a browser that does not close must not hang the run
+                kill_browsers()
+
+
+def kill_browsers() -> None:
+    """SIGKILL every Chromium this test process started (its descendants)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    pending, found = [os.getpid()], []
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    for pid in found:
+        try:
+            if "chrom" in Path(f"/proc/{pid}/comm").read_text():
+                # off real-time scheduling first: a spinning SCHED_FIFO one never died
+                os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 @pytest_asyncio.fixture
