@@ -19,6 +19,24 @@ logger = logging.getLogger(__name__)
 # SVT-AV1 writes its banner to stderr when opened: errors only
 os.environ.setdefault("SVT_LOG", "1")
 
+
+def drop_realtime() -> None:
+    """Every thread of this process back on the normal scheduler. SVT-AV1, opened as
+    root, puts the threads it makes (and the one that opened it) on SCHED_FIFO 99: a
+    server, and every process it starts, would then run ahead of everything else."""
+    normal = os.sched_param(0)
+    try:
+        tasks = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        tasks = [0]
+    for tid in tasks:
+        try:
+            if os.sched_getscheduler(tid) != os.SCHED_OTHER:
+                os.sched_setscheduler(tid, os.SCHED_OTHER, normal)
+        except OSError:
+            pass  # a thread that ended meanwhile
+
+
 MS = Fraction(1, 1000)
 MUXER_OPTIONS = {"cluster_time_limit": "1000", "flush_packets": "1"}
 ENCODERS = {
@@ -72,6 +90,9 @@ class SegmentFile:
             stream.layout = "stereo"
             stream.time_base = MS
             self._streams["audio"] = stream
+        if video_mime is not None and video_mime.lower() == "video/av1":
+            self._container.start_encoding()  # opens SVT-AV1 now, to undo what it does
+            drop_realtime()
 
     def has(self, kind: str) -> bool:
         return kind in self._streams

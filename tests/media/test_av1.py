@@ -22,6 +22,7 @@ from meetbox.media.av1 import (
 from meetbox.media.framer import FrameAssembler
 from meetbox.media.keyframe import av1_is_keyframe
 from meetbox.media.packetize import av1_payloads
+from meetbox.recorder.segment import drop_realtime
 
 pytestmark = pytest.mark.timeout(60)
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1's banner on stderr: errors only
@@ -47,6 +48,7 @@ def encode_av1(width: int = 192, height: int = 108, frames: int = 12) -> list[by
         frame.pts = i
         units.extend(bytes(p) for p in codec.encode(frame))
     units.extend(bytes(p) for p in codec.encode(None))
+    drop_realtime()  # SVT-AV1 put this process' threads on SCHED_FIFO
     return units
 
 
