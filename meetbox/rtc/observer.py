@@ -123,23 +123,25 @@ class ObserverChain:
         watchers: tuple[PresenceWatcher, ...] = (),
     ) -> None:
         self.first = first
-        self.listeners = (*listeners, *watchers)
+        self.listeners = listeners
         self.watchers = watchers
 
     async def rules(self, room: str) -> RoomRules:
         return await self.first.rules(room)
 
     async def joined(self, who: Presence, rules: RoomRules, info: ConnectionInfo) -> None:
+        for watcher in self.watchers:  # first: they only queue (the store may be slow)
+            await watcher.joined(who, rules, info)
         await self.first.joined(who, rules, info)
         for listener in self.listeners:
             await listener.joined(who, rules, info)
 
     async def left(self, who: Presence) -> None:
-        await self.first.left(who)
         for watcher in self.watchers:
             await watcher.left(who)
+        await self.first.left(who)
 
     async def closed(self, room: str, room_sid: str) -> None:
-        await self.first.closed(room, room_sid)
         for watcher in self.watchers:
             await watcher.closed(room, room_sid)
+        await self.first.closed(room, room_sid)

@@ -109,7 +109,12 @@ async def test_a_meeting_is_told_as_livekit_tells_it(receiver: Receiver) -> None
         "participant_left",
         "room_finished",
     ]
-    assert events == expected, events
+    # joins come through the room observer, tracks and recordings through the room's
+    # broadcasts: under load a join's webhook may follow a publish that came just after it
+    assert events[0] == "room_started" and events[-1] == "room_finished", events
+    assert sorted(events) == sorted(expected), events
+    order = [e for e in events if e.startswith(("egress", "track"))]
+    assert order == ["track_published", "egress_started", "egress_ended", "track_unpublished"]
     verifier = livekit_api.TokenVerifier(server.api_key, server.api_secret)
     parsed = [
         livekit_api.WebhookReceiver(verifier).receive(body, auth)
