@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from meetbox.loadtest.runner import LoadSpec
 
@@ -151,3 +152,14 @@ def video_load(url: str, key: str, secret: str, pid: int, room: str, subscribers
         duration=WINDOW, join_timeout=120, fps=FPS, audio=False, hidden=True, server_pid=pid,
         worker_cpus=(LOAD_CPU,),
     )  # fmt: skip
+
+
+def cpu_axes(ax: Any, xlabel: str, title: str, legend: str = "upper right") -> None:
+    """The look of the plots of server CPU against load: percent of one core, 0-110."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("server CPU, % of one core")
+    ax.set_ylim(0, 110)
+    ax.axhline(100, color="grey", lw=0.8, ls="--")
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend, fontsize=8)
+    ax.set_title(title)

@@ -24,6 +24,7 @@ from common import (
     SERVER_CPU,
     STEPS,
     WINDOW,
+    cpu_axes,
     free_port,
     log,
     meetbox_server,
@@ -285,12 +286,10 @@ def plot(fwd: dict[str, Any], base: dict[str, Any], path: Path) -> None:
         color="tab:red",
         label="aiortc MediaRelay (decode + re-encode per subscriber)",
     )
-    ax.set_xlabel("subscribers (1 Mbps 640x480 VP8 video each)")
-    ax.set_ylabel("server CPU, % of one core")
-    ax.set_ylim(0, 110)
-    ax.axhline(100, color="grey", lw=0.8, ls="--")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_title("Server CPU against subscriber count (one core)")
+    cpu_axes(
+        ax,
+        "subscribers (1 Mbps 640x480 VP8 video each)",
+        "Server CPU against subscriber count (one core)",
+    )
     fig.tight_layout()
     fig.savefig(path)

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from common import FPS, LOAD_CPU, MAX_LOSS, log, meetbox_server, wait_server_idle
+from common import FPS, LOAD_CPU, MAX_LOSS, cpu_axes, log, meetbox_server, wait_server_idle
 
 from meetbox.loadtest import procstat
 from meetbox.loadtest.layerprobe import SWITCH_TIMEOUT, layer_switches
@@ -214,13 +214,8 @@ def plot(m: dict[str, Any], path: Path) -> None:
         "o-",
         label="server CPU (gallery, simulcast)",
     )
-    left.set_xlabel("participants, all publishing and receiving all")
-    left.set_ylabel("server CPU, % of one core")
-    left.set_ylim(0, 110)
-    left.axhline(100, color="grey", lw=0.8, ls="--")
-    left.grid(alpha=0.3)
-    left.legend(loc="upper left", fontsize=8)
-    left.set_title("A meeting on one core")
+    xlabel = "participants, all publishing and receiving all"
+    cpu_axes(left, xlabel, "A meeting on one core", "upper left")
     c = m["compared"]
     labels = ["gallery", "speaker"]
     plain = [c[f"{v}_plain"]["downstream_bps_per_participant"] / 1e6 for v in labels]

@@ -119,16 +119,20 @@ async def _run(
     # the publishers' worker says when they are in (another process' event: a thread waits)
     publishers_in = asyncio.ensure_future(asyncio.to_thread(published.wait, PUBLISH_WAIT))
 
+    def counting_client(token: str) -> tuple[float, RtpCounter, Client]:
+        """A client whose received RTP is counted; when it started."""
+        counter = RtpCounter()
+        client = Client(
+            plan.url, token, room=plan.room, rtp_sink=counter, decrypt_media=plan.decrypt
+        )
+        clients.append(client)
+        return time.monotonic(), counter, client
+
     async def subscribe(token: str) -> None:
         await publishers_in
         async with gate:
             await lag.calm.wait()
-            counter = RtpCounter()
-            started = time.monotonic()
-            client = Client(
-                plan.url, token, room=plan.room, rtp_sink=counter, decrypt_media=plan.decrypt
-            )
-            clients.append(client)
+            started, counter, client = counting_client(token)
             try:
                 await client.connect(timeout=30)
             except Exception as exc:  # reported, the run goes on
@@ -139,13 +143,8 @@ async def _run(
     async def take_part(token: str, talks: bool) -> None:
         async with gate:
             await lag.calm.wait()
-            counter = RtpCounter()
-            started = time.monotonic()
-            client = Client(
-                plan.url, token, room=plan.room, rtp_sink=counter, decrypt_media=plan.decrypt
-            )
+            started, counter, client = counting_client(token)
             participant = MeetingParticipant(client, counter, plan.view)
-            clients.append(client)
             participants.append(participant)
             participant.start()  # it tells its tile sizes while it joins
             try:

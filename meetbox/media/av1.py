@@ -4,12 +4,14 @@ store, and the sequence header's picture size."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 # AV1 OBU types dropped from a recorded temporal unit (the AV1 RTP specification, 5:
 # temporal delimiters and tile lists are not sent; Matroska's AV1 mapping omits the
 # temporal delimiter too)
-_OBU_TEMPORAL_DELIMITER = 2
-_OBU_TILE_LIST = 8
-_OBU_SEQUENCE_HEADER = 1
+OBU_TEMPORAL_DELIMITER = 2
+OBU_TILE_LIST = 8
+OBU_SEQUENCE_HEADER = 1
 
 
 def leb128(data: bytes | memoryview, pos: int) -> tuple[int, int]:
@@ -90,7 +92,7 @@ def av1_frame(payloads: list[bytes]) -> bytes:
     out = bytearray()
     for obu in av1_obus(payloads):
         obu_type, header, body = av1_obu_parts(obu)
-        if obu_type in (_OBU_TEMPORAL_DELIMITER, _OBU_TILE_LIST):
+        if obu_type in (OBU_TEMPORAL_DELIMITER, OBU_TILE_LIST):
             continue
         out += bytes([header[0] | 0x02]) + header[1:] + leb128_bytes(len(body)) + body
     return bytes(out)
@@ -116,20 +118,25 @@ def av1_obu_parts(obu: bytes) -> tuple[int, bytes, bytes]:
     return (first >> 3) & 0x0F, header, body
 
 
+def temporal_unit_obus(unit: bytes) -> Iterator[bytes]:
+    """The OBUs of a low-overhead temporal unit (each with its size field), whole."""
+    pos = 0
+    while pos < len(unit):
+        header_size = 2 if unit[pos] & 0x04 else 1
+        size, start = leb128(unit, pos + header_size)
+        end = start + size
+        if end > len(unit):
+            raise ValueError("AV1 OBU overruns the temporal unit")
+        yield unit[pos:end]
+        pos = end
+
+
 def av1_sequence_header(frame: bytes) -> bytes | None:
     """The sequence header OBU of a low-overhead temporal unit (a key frame's), whole."""
-    pos = 0
-    while pos < len(frame):
-        first = frame[pos]
-        header_size = 2 if first & 0x04 else 1
-        size, start = leb128(frame, pos + header_size)
-        end = start + size
-        if end > len(frame):
-            raise ValueError("AV1 OBU overruns the temporal unit")
-        if (first >> 3) & 0x0F == _OBU_SEQUENCE_HEADER:
-            return frame[pos:end]
-        pos = end
-    return None
+    return next(
+        (obu for obu in temporal_unit_obus(frame) if obu[0] >> 3 & 0x0F == OBU_SEQUENCE_HEADER),
+        None,
+    )
 
 
 def av1_dimensions(sequence_header: bytes) -> tuple[int, int] | None:
@@ -139,7 +146,7 @@ def av1_dimensions(sequence_header: bytes) -> tuple[int, int] | None:
         obu_type, _, body = av1_obu_parts(sequence_header)
     except ValueError:
         return None
-    if obu_type != _OBU_SEQUENCE_HEADER:
+    if obu_type != OBU_SEQUENCE_HEADER:
         return None
     bits = _Bits(body)
     try:

@@ -6,7 +6,13 @@ generator's simulcast publishers, which send pre-encoded layers as a browser doe
 
 from __future__ import annotations
 
-from meetbox.media.av1 import av1_obu_parts, leb128, leb128_bytes
+from meetbox.media.av1 import (
+    OBU_SEQUENCE_HEADER,
+    OBU_TEMPORAL_DELIMITER,
+    av1_obu_parts,
+    leb128_bytes,
+    temporal_unit_obus,
+)
 from meetbox.media.rtp import with_fixed_header
 
 MAX_PAYLOAD = 1200  # bytes of payload per packet, descriptor included
@@ -38,17 +44,11 @@ def av1_payloads(temporal_unit: bytes, size: int = MAX_PAYLOAD) -> list[bytes]:
         raise ValueError("an AV1 payload needs at least 8 bytes")
     elements: list[bytes] = []
     new_sequence = False
-    pos = 0
-    while pos < len(temporal_unit):
-        first = temporal_unit[pos]
-        header_size = 2 if first & 0x04 else 1
-        length, start = leb128(temporal_unit, pos + header_size)
-        end = start + length
-        obu_type, header, body = av1_obu_parts(temporal_unit[pos:end])
-        pos = end
-        if obu_type == 2:  # temporal delimiter
+    for obu in temporal_unit_obus(temporal_unit):
+        obu_type, header, body = av1_obu_parts(obu)
+        if obu_type == OBU_TEMPORAL_DELIMITER:
             continue
-        new_sequence = new_sequence or obu_type == 1
+        new_sequence = new_sequence or obu_type == OBU_SEQUENCE_HEADER
         elements.append(header + body)
     payloads: list[bytes] = []
     packet = bytearray()
