@@ -46,7 +46,8 @@ async def test_an_upload_in_order_is_checked_and_accepted(
     meetbox_server: EmbeddedServer,
 ) -> None:
     media = small_webm()
-    parts = chunks(media)
+    # libvpx makes this file 20-40 KB depending on how busy the machine is: at least 3 parts
+    parts = chunks(media, min(16 * 1024, len(media) // 3))
     assert len(parts) >= 3
     ann = meetbox_server.client("up", "ann")
     viewer = meetbox_server.client("up", "viewer", can_publish=False)
