@@ -70,7 +70,8 @@ async def test_an_engine_that_is_down_is_reported_and_its_return_announced() -> 
                 # the utterance said while it was down was kept and is transcribed now
                 said = await bob.wait_for(lambda: finals(bob, "alice") or None, 20)
                 assert said[0]["msg"].startswith("heard ") and said[0]["username"] == "Alice"
-                assert fake.transcriptions[0].seconds > 3
+                # all of it (on a busy machine the detector may cut it in two)
+                assert sum(h.seconds for h in fake.transcriptions) > 3
             finally:
                 await fake.stop()
 

@@ -6,6 +6,7 @@ bad messages and floods get clear errors and leave the session unharmed."""
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -281,9 +282,13 @@ async def test_a_subscriber_hears_the_translation_over_webrtc(
                 to_float(resample(audio, 48000, 16000)), "fr"
             )
             # Whisper base follows espeak-ng's French through Opus only roughly (on a busy
-            # machine it heard "nous avouissons"): the phrase's words, some of them
-            words = set(heard.text.lower().replace(".", " ").replace(",", " ").split())
-            assert words & set(FRENCH.split()) - {"de", "le", "au"}, heard.text
+            # machine it heard "nous avouissons", and "le locement" for "le lancement"): some
+            # of the phrase's longer words, or words close to them
+            words = heard.text.lower().replace(".", " ").replace(",", " ").split()
+            long_words = [w for w in FRENCH.split() if len(w) >= 4]
+            assert any(difflib.get_close_matches(w, words, cutoff=0.75) for w in long_words), (
+                heard.text
+            )
             # the other subscriber's own voice: a track of its own, speech too
             await belgian.next("speech", target="fr", voice="fr-be")
             mine = await other.wait_for_track(
