@@ -9,6 +9,8 @@ from aiohttp import web
 
 from meetbox.auth.keys import ApiKeys, load_or_create_keys
 from meetbox.auth.tokens import TokenVerifier
+from meetbox.cluster.status import cluster_secret
+from meetbox.cluster.worker import Relay
 from meetbox.config import Settings
 from meetbox.errors import Unavailable
 from meetbox.rtc.observer import ObserverChain
@@ -21,6 +23,8 @@ from meetbox.sfu import aiortc as internals
 from meetbox.signalling.sioserver import SignallingServer
 from meetbox.speech.pool import SpeechPool
 from meetbox.store import Store, open_store
+from meetbox.web import cluster_routes
+from meetbox.web.cluster_routes import WorkerIdentity
 from meetbox.web.services import build_api, geo_locator
 from meetbox.web.site import create_app
 
@@ -32,7 +36,15 @@ REPO_NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 class MeetboxServer:
     """``Server → Room → Participant → peer connections → tracks``; ``close()`` cascades."""
 
-    def __init__(self, settings: Settings, vendor_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        vendor_dir: Path | None = None,
+        *,
+        worker: WorkerIdentity | None = None,
+        gateway: str = "",
+    ) -> None:
+        """``worker`` and ``gateway``: this is one worker process of ``serve --workers``."""
         internals.selftest()
         internals.install_fixes()
         internals.install_codecs()
@@ -87,6 +99,12 @@ class MeetboxServer:
         )
         self.app = create_app(vendor_dir or REPO_NODE_MODULES, self.api)
         self.signalling.attach(self.app)
+        self.relay: Relay | None = None
+        if worker is not None:
+            secret = cluster_secret(self.keys.api_secret)
+            cluster_routes.mount(self.app, self.signalling, secret, worker)
+            if gateway:
+                self.relay = self.signalling.relay = Relay(gateway, secret)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.port = settings.server.port
@@ -126,3 +144,5 @@ class MeetboxServer:
             await self._runner.cleanup()
         await self.api.close()
         await self.speech.close()
+        if self.relay is not None:
+            await self.relay.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
+import json
 import os
 import re
 import signal
@@ -43,7 +43,23 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
+    cluster: dict[str, object] = {}
+    if getattr(args, "workers", None) is not None:
+        cluster["workers"] = args.workers
+    if getattr(args, "redis", None):
+        cluster["redis_url"] = args.redis
+    if cluster:
+        settings = settings.replace(cluster=cluster)
     return settings.replace(server=overrides) if overrides else settings
+
+
+def parse_workers(text: str) -> int:
+    """``--workers``: a count, or ``auto`` (one per core)."""
+    if text == "auto":
+        return 0
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"--workers takes 1..256 or 'auto', not {text!r}")
+    return int(text)
 
 
 def _say(text: str) -> None:
@@ -53,11 +69,9 @@ def _say(text: str) -> None:
 
 async def _serve(settings: Settings) -> None:
     from meetbox.app import MeetboxServer
+    from meetbox.cluster.worker import drain
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop, draining = _signal_events()
     server = MeetboxServer(settings)
     if server.keys.created:
         _say("meetbox generated an API key and secret (shown once; kept in the data directory):")
@@ -70,22 +84,101 @@ async def _serve(settings: Settings) -> None:
     _say(f"  then open {server.url}/r/demo?token=<the token>")
     _say(f"  REST API docs: {server.url}/docs")
     try:
-        await stop.wait()
+        await _until_stopped(stop, draining, lambda: drain(server, settings.cluster.drain_timeout))
     finally:
         _say("meetbox shutting down")
         await server.close()
 
 
+async def _until_stopped(
+    stop: asyncio.Event, draining: asyncio.Event, drain: Callable[[], Awaitable[None]]
+) -> None:
+    """SIGINT stops now; SIGTERM drains first (no new rooms; the live ones may end)."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(draining.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for wait in waits:
+        wait.cancel()
+    if draining.is_set() and not stop.is_set():
+        _say("meetbox draining: no new rooms")
+        drained = asyncio.ensure_future(drain())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([drained, stopped], return_when=asyncio.FIRST_COMPLETED)
+        for task in (drained, stopped):
+            task.cancel()
+
+
+async def _serve_workers(settings: Settings, worker_args: list[str]) -> None:
+    from meetbox.cluster.supervisor import Supervisor
+
+    stop, draining = _signal_events()
+    supervisor = Supervisor(settings, worker_args)
+    if supervisor.keys.created:
+        _say("meetbox generated an API key and secret (shown once; kept in the data directory):")
+        _say(f"  API key:    {supervisor.keys.api_key}")
+        _say(f"  API secret: {supervisor.keys.api_secret}")
+    try:
+        await supervisor.start()
+        _say(
+            f"meetbox {__version__} listening on {supervisor.url}: node {supervisor.node},"
+            f" {len(supervisor.workers)} workers (data in {settings.server.data_dir})"
+        )
+        await _until_stopped(stop, draining, supervisor.drain)
+    finally:
+        _say("meetbox shutting down")
+        await supervisor.close()
+
+
+def _signal_events() -> tuple[asyncio.Event, asyncio.Event]:
+    stop, draining = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, draining.set)
+    return stop, draining
+
+
+def _logging(settings: Settings, worker: str) -> None:
+    from meetbox.logs import configure
+
+    configure(settings.server.log_level, settings.cluster.log_format, worker)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.server.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     tune_garbage_collector()
     runner = loop_factory(settings.server.event_loop)
+    cluster = settings.cluster
     with asyncio.Runner(loop_factory=runner) as run:
-        run.run(_serve(settings))
+        if cluster.workers == 1 and not cluster.redis_url:
+            _logging(settings, "")
+            run.run(_serve(settings))
+        else:
+            _logging(settings, "gateway")
+            worker_args = []
+            if args.config is not None:
+                worker_args += ["--config", str(args.config)]
+            if args.data_dir is not None:
+                worker_args += ["--data-dir", str(args.data_dir)]
+            if args.host is not None:
+                worker_args += ["--host", args.host]
+            if args.redis:
+                worker_args += ["--redis", args.redis]
+            run.run(_serve_workers(settings, worker_args))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """One worker process of ``serve --workers`` (started by it, not by hand)."""
+    from meetbox.cluster.worker import run_worker
+
+    try:
+        overrides = json.loads(args.overrides)
+    except ValueError:
+        raise ValueError("--overrides must be JSON") from None
+    settings = _settings(args).replace(**overrides)
+    _logging(settings, args.id)
+    tune_garbage_collector()
+    with asyncio.Runner(loop_factory=loop_factory(settings.server.event_loop)) as run:
+        run.run(run_worker(settings, args.id, args.node, args.gateway))
     return 0
 
 
@@ -275,7 +368,23 @@ def build_parser() -> argparse.ArgumentParser:
     common(serve)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=parse_workers,
+        help="worker processes on this box: a count, or auto (one per core); default 1",
+    )
+    serve.add_argument("--redis", help="redis://... : join the other nodes on this Redis")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="one worker process (started by serve --workers)")
+    common(worker)
+    worker.add_argument("--host")
+    worker.add_argument("--redis")
+    worker.add_argument("--id", required=True)
+    worker.add_argument("--node", required=True)
+    worker.add_argument("--gateway", required=True)
+    worker.add_argument("--overrides", default="{}")
+    worker.set_defaults(func=cmd_worker)
 
     token = sub.add_parser("token", help="print a room access token")
     common(token)

@@ -178,6 +178,25 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    # worker processes on this box (`serve --workers`): 1 runs one process and no gateway;
+    # 0 means one per core
+    workers: int = 1
+    # several boxes in one deployment: the node registry and room map in this Redis
+    redis_url: str = ""
+    node: str = ""  # this box's name in the registry (default: host name and port)
+    # where other gateways reach this box's workers (default: server.host)
+    advertise_host: str = ""
+    # per worker, as LiveKit's node limits: a join that would pass one is refused (0: none)
+    max_rooms: int = 0
+    max_down_tracks: int = 0
+    # SIGTERM: no new rooms; live ones run until they end or this many seconds pass
+    drain_timeout: float = 300.0
+    # structured logs: "text", or "json" (a JSON object a line, with worker, room, participant)
+    log_format: str = "text"
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     keys: KeySettings = field(default_factory=KeySettings)
@@ -187,6 +206,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some fields of some sections changed: ``replace(room={...})``."""
@@ -278,6 +298,22 @@ class Settings:
                 "webhooks.timeout must be positive, webhooks.attempts 1..20 and"
                 " webhooks.queue_size at least 1"
             )
+        cluster = self.cluster
+        if not 0 <= cluster.workers <= 256:
+            raise ValueError("cluster.workers must be 0 (one per core) up to 256")
+        if cluster.redis_url and not cluster.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("cluster.redis_url must be a redis://, rediss:// or unix:// URL")
+        if cluster.max_rooms < 0 or cluster.max_down_tracks < 0 or cluster.drain_timeout < 0:
+            raise ValueError(
+                "cluster.max_rooms, cluster.max_down_tracks and cluster.drain_timeout"
+                " must not be negative"
+            )
+        if cluster.log_format not in ("text", "json"):
+            raise ValueError("cluster.log_format must be 'text' or 'json'")
+        if len(cluster.node) > 64 or not all(c.isalnum() or c in "-_." for c in cluster.node):
+            raise ValueError("cluster.node may be 64 letters, digits, '-', '_' or '.'")
         if bool(self.keys.api_key) != bool(self.keys.api_secret):
             raise ValueError("keys.api_key and keys.api_secret must be given together")
         if self.keys.api_secret and len(self.keys.api_secret) < 32:

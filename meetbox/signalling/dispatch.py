@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from meetbox import logs
 from meetbox.errors import InvalidArgument, MeetboxError, PermissionDenied, origin
 from meetbox.rtc.participant import Participant
 from meetbox.rtc.room import Room
@@ -97,6 +98,7 @@ class EventTable:
             if len(args) > 1:
                 raise InvalidArgument(f"{name} takes one payload argument, not {len(args)}")
             room, sender = self._session_of(sid)
+            logs.set_context(room.name, sender.identity)
             who = f"{sender.identity!r} in room {room.name!r}"
             self.flood.check((room.name, sender.identity), spec.flood)
             data = args[0] if args else None

@@ -6,6 +6,7 @@ Every client event is answered through its ack: ``{"ok": true, ...}`` or
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -16,7 +17,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from meetbox import jsonbounds
+from meetbox import jsonbounds, logs
 from meetbox.auth.tokens import TokenVerifier
 from meetbox.config import Settings
 from meetbox.errors import (
@@ -24,6 +25,7 @@ from meetbox.errors import (
     InvalidArgument,
     MeetboxError,
     PermissionDenied,
+    ResourceExhausted,
     Unavailable,
 )
 from meetbox.rtc.observer import (
@@ -96,6 +98,8 @@ class SignallingServer:
         self.observer: RoomObserver = observer if observer is not None else NullObserver()
         # told of every room broadcast before it goes out (room, event, data): the webhooks
         self.broadcast_listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
+        # with workers: hands an event for a room another worker holds to that worker
+        self.relay: Callable[[str, str, dict[str, Any]], Awaitable[None]] | None = None
         # the live recording engine, when the server has one (set by the server's wiring)
         self.recordings: RecordingControl | None = None
         # the caption service (the rooms' transcriber agents), likewise
@@ -114,6 +118,8 @@ class SignallingServer:
         self._observing = BackgroundTasks()  # observer calls: drained, not cut, at shutdown
         self.bans: dict[tuple[str, str], float] = {}  # (room, identity) → until (monotonic)
         self.closed = False
+        self.draining = False  # SIGTERM: the live rooms go on, no new one starts
+        self.room_ended = asyncio.Event()  # set as each room closes (a drain waits on it)
         self.connects = FloodGuard(
             {"connect": Rate(settings.room.connects_per_second, settings.room.connect_burst)}
         )
@@ -144,6 +150,9 @@ class SignallingServer:
     async def to_room(
         self, room: str, event: str, data: dict[str, Any], skip: str | list[str] | None = None
     ) -> None:
+        if self.relay is not None and skip is None and self.rooms.get(room) is None:
+            await self.relay(room, event, data)
+            return
         for listener in self.broadcast_listeners:
             listener(room, event, data)
         await self.sio.emit(event, data, room=room, skip_sid=skip)
@@ -184,7 +193,9 @@ class SignallingServer:
             room_name = payloads.string(data, "room", max_len=256, required=False) or None
             codecs = _codecs(data.get("codecs"))
             claims = self.verifier.verify_for_room(data.get("token"), room_name)
+            logs.set_context(claims.video.room, claims.identity)
             self._check_ban(claims.video.room, claims.identity)
+            self._check_limits(claims.video.room)
             rules = await self.observer.rules(claims.video.room)
             room = self.rooms.get_or_create(
                 claims.video.room,
@@ -217,6 +228,27 @@ class SignallingServer:
         room.subscribe_existing(participant)
         if not participant.hidden:
             await self.presence.announce_view_count(room)
+
+    def down_tracks(self) -> int:
+        rooms = self.rooms
+        return sum(len(up.downtracks) for room in rooms for up in room.router.uptracks.values())
+
+    def _check_limits(self, room_name: str) -> None:
+        """A draining server takes no new room; a full one (``cluster.max_*``) no join."""
+        live = self.rooms.get(room_name)
+        limits = self.settings.cluster
+        if live is None or live.closed:
+            if self.draining:
+                raise Unavailable("this server is draining: it starts no new rooms")
+            if 0 < limits.max_rooms <= len(self.rooms):
+                raise ResourceExhausted(
+                    f"this server holds its limit of {limits.max_rooms} rooms (cluster.max_rooms)"
+                )
+        if 0 < limits.max_down_tracks <= self.down_tracks():
+            raise ResourceExhausted(
+                f"this server forwards its limit of {limits.max_down_tracks} down-tracks"
+                " (cluster.max_down_tracks)"
+            )
 
     def _check_ban(self, room: str, identity: str) -> None:
         until = self.bans.get((room, identity))
@@ -263,6 +295,7 @@ class SignallingServer:
 
     def _room_closed(self, room: Room) -> None:
         self.rooms.remove(room)
+        self.room_ended.set()
         self._observing.spawn(self._observe(partial(self.observer.closed, room.name, room.sid)))
 
     def _left(self, room: Room, participant: Participant) -> None:

@@ -1,0 +1,321 @@
+"""The box's public URL: every HTTP request, WebSocket and Socket.IO connection comes here
+and goes on to the worker holding its room (placing a new room on the least loaded
+worker of the deployment); media never passes here, it flows to the worker's own UDP
+ports. Also the deployment's ``/metrics`` (the box's workers, labelled), ``/healthz``,
+``/readyz``, and the relay of room events between workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+from meetbox import jsonbounds
+from meetbox.auth.tokens import TokenVerifier
+from meetbox.cluster.metrics import merged_metrics
+from meetbox.cluster.placement import Placement
+from meetbox.cluster.routes import connect_auth, route_for
+from meetbox.cluster.status import (
+    EMIT_PATH,
+    FORWARDED_HEADER,
+    RELAY_PATH,
+    SECRET_HEADER,
+    WorkerStatus,
+    trusted,
+)
+from meetbox.errors import MeetboxError
+
+logger = logging.getLogger(__name__)
+
+HOP_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE",
+        "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", SECRET_HEADER,
+        FORWARDED_HEADER, "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+        "Sec-WebSocket-Extensions", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol",
+    )
+)  # fmt: skip
+MAX_BUFFERED_BODY = 256 * 1024  # a body whose room is one of its fields is read first
+WS_MAX_MESSAGE = 1024 * 1024
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"success": False, "data": None, "msg": message}, status=status)
+
+
+STATUS = {"unavailable": 503, "resource_exhausted": 429, "invalid_argument": 400}
+
+
+class Gateway:
+    """Owned by the supervisor; ``close()`` ends its client session (the site is the
+    supervisor's to stop)."""
+
+    def __init__(
+        self,
+        placement: Placement,
+        verifier: TokenVerifier,
+        secret: str,
+        local: Callable[[], list[WorkerStatus]],
+        node: str,
+    ) -> None:
+        self.node = node
+        self.placement = placement
+        self.verifier = verifier
+        self.secret = secret
+        self.local = local  # this box's workers, as last read
+        self.draining = False
+        self._session: aiohttp.ClientSession | None = None
+        self.app = web.Application(client_max_size=MAX_BUFFERED_BODY)
+        self.app.router.add_post(RELAY_PATH, self.relay)
+        self.app.router.add_get("/metrics", self.metrics)
+        self.app.router.add_get("/healthz", self.health)
+        self.app.router.add_get("/readyz", self.ready)
+        self.app.router.add_get("/socket.io/", self.socketio)
+        self.app.router.add_route("*", "/{tail:.*}", self.forward)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None, connect=5)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _headers(self, request: web.Request) -> dict[str, str]:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        headers[SECRET_HEADER] = self.secret
+        headers[FORWARDED_HEADER] = request.remote or ""
+        return headers
+
+    def _room_of_token(self, token: Any) -> str | None:
+        try:
+            return self.verifier.verify(token).video.room or None
+        except MeetboxError:
+            return None  # the worker refuses it, in its own words
+
+    async def _target(self, room: str | None) -> WorkerStatus:
+        if room:
+            owner = await self.placement.owner(room)
+            if owner is not None:
+                return owner
+        return await self.placement.any_worker(self.local())
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    async def forward(self, request: web.Request) -> web.StreamResponse:
+        route = route_for(request.method, request.path)
+        body: bytes | None = None
+        room: str | None = None
+        if route is not None:
+            room = route.room_in_path(request.method, request.path)
+            if route.body_field:
+                body = await request.content.read(MAX_BUFFERED_BODY + 1)
+                room = _body_field(body, route.body_field)
+        elif "token" in request.query:
+            room = self._room_of_token(request.query["token"])
+        try:
+            target = await self._target(room)
+        except MeetboxError as exc:
+            return _error(STATUS.get(exc.code, 503), exc.message)
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._websocket(request, target, first=None)
+        url = target.url + str(request.rel_url)
+        data: Any = body if body is not None else (request.content if request.body_exists else None)
+        try:
+            async with self.session.request(
+                request.method, url, headers=self._headers(request), data=data,
+                allow_redirects=False,
+            ) as upstream:  # fmt: skip
+                response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+                for key, value in upstream.headers.items():
+                    if key.lower() not in HOP_HEADERS or key.lower() == "content-length":
+                        response.headers.add(key, value)
+                await response.prepare(request)
+                async for chunk in upstream.content.iter_chunked(64 * 1024):
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+        except (aiohttp.ClientError, OSError) as exc:
+            logger.warning("worker %s did not answer %s %s: %s", target.id, request.method,
+                           request.path, exc)  # fmt: skip
+            return _error(502, "the worker holding this request's room did not answer")
+
+    # -- Socket.IO and WebSockets -----------------------------------------------------------
+
+    async def socketio(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("transport") != "websocket":
+            return _error(400, "connect Socket.IO with the websocket transport")
+        try:
+            first = await self.placement.any_worker(self.local())
+        except MeetboxError as exc:
+            return _error(503, exc.message)
+        return await self._websocket(request, first, first=self._pick_by_connect)
+
+    async def _pick_by_connect(self, message: str) -> WorkerStatus | None:
+        """The worker for a Socket.IO connection, from its CONNECT packet's auth."""
+        parts = connect_auth(message)
+        if parts is None:
+            return None
+        try:
+            auth = jsonbounds.loads(parts[1]) if parts[1] else {}
+        except ValueError:
+            return None
+        if not isinstance(auth, dict):
+            return None
+        room = auth.get("room") if isinstance(auth.get("room"), str) else None
+        room = room or self._room_of_token(auth.get("token"))
+        if not room:
+            return None  # the worker refuses it with its own reason
+        return await self.placement.place(room)
+
+    async def _websocket(
+        self,
+        request: web.Request,
+        target: WorkerStatus,
+        first: Callable[[str], Any] | None,
+    ) -> web.StreamResponse:
+        url = target.url + str(request.rel_url)
+        headers = self._headers(request)
+        try:
+            upstream = await self.session.ws_connect(
+                url, headers=headers, max_msg_size=WS_MAX_MESSAGE
+            )
+        except (aiohttp.ClientError, OSError):
+            return _error(502, "the worker did not answer")
+        client = web.WebSocketResponse(max_msg_size=WS_MAX_MESSAGE)
+        await client.prepare(request)
+        try:
+            if first is not None:
+                placed = await self._place_socketio(client, upstream, url, headers, first)
+                if placed is None:
+                    return client
+                upstream = placed
+            await _pump(client, upstream)
+        finally:
+            await upstream.close()
+            await client.close()
+        return client
+
+    async def _place_socketio(
+        self,
+        client: web.WebSocketResponse,
+        upstream: aiohttp.ClientWebSocketResponse,
+        url: str,
+        headers: dict[str, str],
+        pick: Callable[[str], Any],
+    ) -> aiohttp.ClientWebSocketResponse | None:
+        """Engine.IO's open packet goes to the client; the client's Socket.IO connect
+        says its room; if another worker holds (or gets) it, the connection moves there
+        before the connect is passed on."""
+        opened = await upstream.receive(timeout=10)
+        if opened.type != WSMsgType.TEXT:
+            return None
+        await client.send_str(opened.data)
+        message = await client.receive(timeout=30)
+        if message.type != WSMsgType.TEXT:
+            return None
+        try:
+            target = await pick(message.data)
+        except MeetboxError as exc:
+            refusal = {"message": exc.message, "data": exc.to_dict()}
+            await client.send_str("44" + json.dumps(refusal))
+            return None
+        if target is not None and not url.startswith(target.url + "/"):
+            await upstream.close()
+            path = url.split("/", 3)[3]
+            upstream = await self.session.ws_connect(
+                f"{target.url}/{path}", headers=headers, max_msg_size=WS_MAX_MESSAGE
+            )
+            await upstream.receive(timeout=10)  # its own open packet: the client has one
+        await upstream.send_str(message.data)
+        return upstream
+
+    # -- the deployment's own ---------------------------------------------------------------
+
+    async def relay(self, request: web.Request) -> web.Response:
+        """A worker's event for a room another worker holds."""
+        if not trusted(request.headers, self.secret):
+            return _error(403, "this is for the deployment's own workers")
+        body = await request.read()
+        try:
+            room = jsonbounds.loads(body)["room"]
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "send {room, event, data}")
+        owner = await self.placement.owner(str(room))
+        if owner is None:
+            return _error(404, "that room is not live")
+        async with self.session.post(
+            owner.url + EMIT_PATH, data=body, headers={SECRET_HEADER: self.secret,
+                                                      "Content-Type": "application/json"}
+        ) as reply:  # fmt: skip
+            return web.Response(status=reply.status, body=await reply.read(),
+                                content_type="application/json")  # fmt: skip
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        text, content_type = await merged_metrics(
+            self.session, self.local(), self.secret, self.node
+        )
+        return web.Response(body=text, headers={"Content-Type": content_type})
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "workers": len(self.local())})
+
+    async def ready(self, request: web.Request) -> web.Response:
+        if self.draining:
+            return web.json_response({"ready": False, "reason": "draining"}, status=503)
+        if not any(s.takes_rooms() for s in self.local()):
+            return web.json_response({"ready": False, "reason": "no worker takes rooms"},
+                                     status=503)  # fmt: skip
+        return web.json_response({"ready": True, "workers": len(self.local())})
+
+
+def _body_field(body: bytes, name: str) -> str | None:
+    try:
+        data = jsonbounds.loads(body)
+    except ValueError:
+        return None
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+async def _pump(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
+    """Both directions until either side closes."""
+
+    async def down() -> None:
+        async for message in upstream:
+            if message.type == WSMsgType.TEXT:
+                await client.send_str(message.data)
+            elif message.type == WSMsgType.BINARY:
+                await client.send_bytes(message.data)
+            else:
+                break
+
+    async def up() -> None:
+        async for message in client:
+            if message.type == WSMsgType.TEXT:
+                await upstream.send_str(message.data)
+            elif message.type == WSMsgType.BINARY:
+                await upstream.send_bytes(message.data)
+            else:
+                break
+
+    tasks = [asyncio.ensure_future(down()), asyncio.ensure_future(up())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError, ConnectionError):
+                await task
