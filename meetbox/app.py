@@ -104,7 +104,8 @@ class MeetboxServer:
             secret = cluster_secret(self.keys.api_secret)
             cluster_routes.mount(self.app, self.signalling, secret, worker)
             if gateway:
-                self.relay = self.signalling.relay = Relay(gateway, secret)
+                self.relay = self.signalling.relay = Relay(gateway, secret, worker.id)
+                self.signalling.locate = self.relay.elsewhere
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.port = settings.server.port

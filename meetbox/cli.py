@@ -117,7 +117,10 @@ async def _serve_workers(settings: Settings, worker_args: list[str]) -> None:
         _say(f"  API key:    {supervisor.keys.api_key}")
         _say(f"  API secret: {supervisor.keys.api_secret}")
     try:
-        await supervisor.start()
+        try:
+            await supervisor.start()
+        except (OSError, RuntimeError) as exc:  # the port is taken, a worker did not start
+            raise ValueError(f"cannot start: {exc}") from None
         _say(
             f"meetbox {__version__} listening on {supervisor.url}: node {supervisor.node},"
             f" {len(supervisor.workers)} workers (data in {settings.server.data_dir})"

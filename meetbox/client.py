@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -73,6 +73,9 @@ class RemoteTrack:
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+RECONNECT_FOR = 60.0  # seconds a lost connection is tried again
+
+
 class Client:
     """A participant from Python: a Socket.IO connection and the two peer connections.
 
@@ -88,8 +91,15 @@ class Client:
         room: str | None = None,
         rtp_sink: RtpSink | None = None,
         decrypt_media: bool = True,
+        reconnect: bool = True,
+        fallback_urls: Sequence[str] = (),
     ) -> None:
-        """``rtp_sink``, when given, takes every RTP packet the subscriber connection
+        """With ``reconnect`` (the default), a connection lost without the server saying
+        why (a worker or node that died) is made again, to ``url`` or the next of
+        ``fallback_urls`` (other nodes), for up to a minute; the client joins again and
+        publishes its tracks again (new track sids; ``reconnects`` counts the times).
+
+        ``rtp_sink``, when given, takes every RTP packet the subscriber connection
         receives (decrypted, not decoded: no decoder or jitter buffer runs). With
         ``decrypt_media=False`` a :class:`ProtectedRtpSink` gets the SRTP packets as they
         arrive, undecrypted (a load generator's counting subscribers)."""
@@ -123,12 +133,22 @@ class Client:
         self._changed = asyncio.Condition()
         self._publish_lock = asyncio.Lock()
         self._leaving = False
+        self._closing = False
+        self.reconnect = reconnect
+        self.urls = [url, *fallback_urls]
+        self.reconnects = 0
+        # what each published track was published with, to publish it again after a reconnect
+        self._publishing: dict[str, tuple[MediaStreamTrack, dict[str, Any]]] = {}
         self._register()
 
     # -- lifetime -----------------------------------------------------------------------
 
     async def __aenter__(self) -> Client:
-        await self.connect()
+        try:
+            await self.connect()
+        except BaseException:
+            await self.close()  # a refused join leaves nothing open
+            raise
         return self
 
     async def __aexit__(
@@ -143,6 +163,7 @@ class Client:
         auth: dict[str, str] = {"token": self.token}
         if self.room_name:
             auth["room"] = self.room_name
+        self._connect_error = None
         try:
             await self.sio.connect(
                 self.url,
@@ -167,6 +188,7 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
+        self._closing = True
         if self.sio.connected:
             await self.sio.disconnect()
         for remote in self.remote.values():
@@ -177,6 +199,9 @@ class Client:
         for track in self.local.values():
             track.stop()
         await self._tasks.close()
+        http = getattr(self.sio.eio, "http", None)  # a refused connect may leave it open
+        if http is not None and not http.closed:
+            await http.close()
 
     # -- waiting --------------------------------------------------------------------------
 
@@ -281,11 +306,15 @@ class Client:
             for info in reply.get("tracks", []):
                 if info.get("mid") == mid:
                     self.local[info["sid"]] = track
+                    again = {"source": source, "name": name, "codec": codec,
+                             "offer_filter": offer_filter}  # fmt: skip
+                    self._publishing[info["sid"]] = (track, again)
                     return str(info["sid"])
             raise ClientError("internal", "the server did not confirm the track")
 
     async def unpublish(self, track_sid: str) -> None:
         await self._call("unpublish", {"track_sid": track_sid})
+        self._publishing.pop(track_sid, None)
         track = self.local.pop(track_sid, None)
         if track is not None and self.publisher is not None:
             for transceiver in self.publisher.getTransceivers():
@@ -337,6 +366,10 @@ class Client:
             self.connected = False
             for remote in self.remote.values():
                 remote.ended.set()
+            told = self.disconnect_reason is not None  # removed, room closed: stay out
+            if self.reconnect and not (told or self._leaving or self._closing):
+                self._detach_tracks()
+                self._tasks.spawn(self._reconnect())
             await self._notify()
 
         async def record(event: str, data: Any) -> None:
@@ -416,6 +449,51 @@ class Client:
                     logger.exception("answering the subscriber offer failed")
                 else:  # the client closed meanwhile
                     logger.debug("subscriber offer dropped: the client is closed")
+
+    def _detach_tracks(self) -> None:
+        """The tracks leave the lost connection's senders (which would stop them as they
+        end), to be published again on the next."""
+        if self.publisher is not None:
+            for transceiver in self.publisher.getTransceivers():
+                transceiver.sender.replaceTrack(None)
+
+    async def _reconnect(self) -> None:
+        """Media over again: new peer connections, the same tracks published again."""
+        for pc in (self.publisher, self.subscriber):
+            if pc is not None:
+                await pc.close()
+        self.publisher = self.subscriber = None
+        self.me = self.room = None
+        self.participants.clear()
+        self.published.clear()
+        self.remote.clear()
+        self._mids.clear()
+        again = list(self._publishing.values())
+        self._publishing.clear()
+        self.local.clear()
+        delay, deadline = 0.2, time.monotonic() + RECONNECT_FOR
+        attempt = 0
+        while not self._closing:
+            self.url = self.urls[attempt % len(self.urls)]
+            attempt += 1
+            try:
+                await self.connect(timeout=5.0)
+                break
+            except ClientError as exc:
+                if exc.server_code in ("unauthenticated", "permission_denied") or (
+                    time.monotonic() > deadline
+                ):
+                    logger.warning("could not reconnect: %s", exc)
+                    return
+            await asyncio.sleep(delay)  # back-off between attempts
+            delay = min(2.0, delay * 2)
+        if self._closing:
+            return
+        for track, options in again:
+            await self.publish(track, **options)
+        self.reconnects += 1
+        self.events.append(("reconnected", {"url": self.url}))
+        await self._notify()
 
     def _add_participant(self, info: dict[str, Any]) -> None:
         self.participants[info["sid"]] = info

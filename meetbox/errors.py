@@ -29,6 +29,16 @@ class MeetboxError(Exception):
         return {"code": self.code, "message": self.message}
 
 
+class Misdirected(MeetboxError):
+    """The request is for a live room another worker holds: the gateway sends it there."""
+
+    code = "misdirected"
+
+    def __init__(self, room: str) -> None:
+        super().__init__(f"room {room!r} is held by another worker")
+        self.room = room
+
+
 class InvalidArgument(MeetboxError):
     code = "invalid_argument"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages a fresh machine lacks: Chromium for the browser tests,
 # espeak-ng for the speech tests and benchmark (synthesised speech), iproute2 (ip, tc) for
-# the impaired-link test's network namespace.
+# the impaired-link test's network namespace, redis-server for the nodes that share one.
 # Safe to run again; does nothing when everything is present.
 set -euo pipefail
 need=()
@@ -10,6 +10,7 @@ command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v tc >/dev/null 2>&1 || need+=(iproute2)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

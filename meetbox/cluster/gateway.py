@@ -25,11 +25,13 @@ from meetbox.cluster.status import (
     EMIT_PATH,
     FORWARDED_HEADER,
     RELAY_PATH,
+    ROOM_HEADER,
+    ROOMS_PATH,
     SECRET_HEADER,
     WorkerStatus,
     trusted,
 )
-from meetbox.errors import MeetboxError
+from meetbox.errors import MeetboxError, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self.app = web.Application(client_max_size=MAX_BUFFERED_BODY)
         self.app.router.add_post(RELAY_PATH, self.relay)
+        self.app.router.add_get(ROOMS_PATH + "{room}", self.locate)
         self.app.router.add_get("/metrics", self.metrics)
         self.app.router.add_get("/healthz", self.health)
         self.app.router.add_get("/readyz", self.ready)
@@ -115,12 +118,15 @@ class Gateway:
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
         route = route_for(request.method, request.path)
-        body: bytes | None = None
         room: str | None = None
+        body: bytes | None = None
+        length = request.content_length
+        if not request.body_exists or (length is not None and length <= MAX_BUFFERED_BODY):
+            # small bodies are read first: a worker may send the request on (a 421)
+            body = await request.read() if request.body_exists else b""
         if route is not None:
             room = route.room_in_path(request.method, request.path)
-            if route.body_field:
-                body = await request.content.read(MAX_BUFFERED_BODY + 1)
+            if route.body_field and body is not None:
                 room = _body_field(body, route.body_field)
         elif "token" in request.query:
             room = self._room_of_token(request.query["token"])
@@ -130,26 +136,45 @@ class Gateway:
             return _error(STATUS.get(exc.code, 503), exc.message)
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._websocket(request, target, first=None)
+        for _ in range(2):
+            data: Any = body if body is not None else request.content
+            try:
+                response = await self._proxy(request, target, data, replayable=body is not None)
+            except (aiohttp.ClientError, OSError) as exc:
+                logger.warning("worker %s did not answer %s %s: %s", target.id, request.method,
+                               request.path, exc)  # fmt: skip
+                return _error(502, "the worker for this request did not answer")
+            if isinstance(response, str):  # misdirected: the room is on another worker
+                owner = await self.placement.owner(response)
+                if owner is None or owner.id == target.id:
+                    return _error(503, "the room moved while the request was on its way")
+                target = owner
+                continue
+            return response
+        return _error(503, "the room moved while the request was on its way")
+
+    async def _proxy(
+        self, request: web.Request, target: WorkerStatus, data: Any, replayable: bool
+    ) -> web.StreamResponse | str:
+        """The worker's answer streamed back; or, when the worker says another worker
+        holds the room (421) and the body can be sent again, that room's name."""
         url = target.url + str(request.rel_url)
-        data: Any = body if body is not None else (request.content if request.body_exists else None)
-        try:
-            async with self.session.request(
-                request.method, url, headers=self._headers(request), data=data,
-                allow_redirects=False,
-            ) as upstream:  # fmt: skip
-                response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-                for key, value in upstream.headers.items():
-                    if key.lower() not in HOP_HEADERS or key.lower() == "content-length":
-                        response.headers.add(key, value)
-                await response.prepare(request)
-                async for chunk in upstream.content.iter_chunked(64 * 1024):
-                    await response.write(chunk)
-                await response.write_eof()
-                return response
-        except (aiohttp.ClientError, OSError) as exc:
-            logger.warning("worker %s did not answer %s %s: %s", target.id, request.method,
-                           request.path, exc)  # fmt: skip
-            return _error(502, "the worker holding this request's room did not answer")
+        async with self.session.request(
+            request.method, url, headers=self._headers(request), data=data,
+            allow_redirects=False,
+        ) as upstream:  # fmt: skip
+            moved = upstream.headers.get(ROOM_HEADER)
+            if upstream.status == 421 and moved and replayable:
+                return moved
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            for key, value in upstream.headers.items():
+                if key.lower() not in HOP_HEADERS or key.lower() == "content-length":
+                    response.headers.add(key, value)
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_chunked(64 * 1024):
+                await response.write(chunk)
+            await response.write_eof()
+            return response
 
     # -- Socket.IO and WebSockets -----------------------------------------------------------
 
@@ -177,6 +202,8 @@ class Gateway:
         room = room or self._room_of_token(auth.get("token"))
         if not room:
             return None  # the worker refuses it with its own reason
+        if self.draining and await self.placement.owner(room) is None:
+            raise Unavailable("this node is draining: it starts no new rooms")
         return await self.placement.place(room)
 
     async def _websocket(
@@ -255,12 +282,25 @@ class Gateway:
         owner = await self.placement.owner(str(room))
         if owner is None:
             return _error(404, "that room is not live")
-        async with self.session.post(
-            owner.url + EMIT_PATH, data=body, headers={SECRET_HEADER: self.secret,
-                                                      "Content-Type": "application/json"}
-        ) as reply:  # fmt: skip
-            return web.Response(status=reply.status, body=await reply.read(),
-                                content_type="application/json")  # fmt: skip
+        try:
+            async with self.session.post(
+                owner.url + EMIT_PATH, data=body, headers={SECRET_HEADER: self.secret,
+                                                          "Content-Type": "application/json"}
+            ) as reply:  # fmt: skip
+                return web.Response(status=reply.status, body=await reply.read(),
+                                    content_type="application/json")  # fmt: skip
+        except (aiohttp.ClientError, OSError) as exc:
+            logger.warning("room %s's worker %s did not take an event: %s", room, owner.id, exc)
+            return _error(502, "the room's worker did not answer")
+
+    async def locate(self, request: web.Request) -> web.Response:
+        """Which worker holds a live room (a worker asks before it acts on one)."""
+        if not trusted(request.headers, self.secret):
+            return _error(403, "this is for the deployment's own workers")
+        owner = await self.placement.owner(request.match_info["room"])
+        if owner is None:
+            return _error(404, "that room is not live")
+        return web.json_response({"worker": owner.id, "url": owner.url})
 
     async def metrics(self, request: web.Request) -> web.Response:
         text, content_type = await merged_metrics(

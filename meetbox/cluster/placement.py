@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from meetbox.cluster.status import STALE_AFTER, WorkerStatus
@@ -117,6 +119,10 @@ def _entry(raw: bytes) -> tuple[str, float]:
     return str(data["worker"]), float(data["at"])
 
 
+def _load(placed: Counter[str], status: WorkerStatus) -> tuple[float, str]:
+    return status.load() + max(0, placed[status.id] - len(status.rooms)), status.id
+
+
 class Placement:
     def __init__(self, maps: Maps) -> None:
         self.maps = maps
@@ -175,7 +181,10 @@ class Placement:
                 if live:
                     raise Unavailable("every worker is draining: no new rooms start")
                 raise Unavailable("no worker is running")
-            chosen = min(takers, key=lambda s: (s.load(), s.id))
+            # a room placed a moment ago counts before its worker reports it
+            placed = Counter(worker_id for worker_id, _ in (await self.maps.rooms()).values())
+
+            chosen = min(takers, key=partial(_load, placed))
             if await self.maps.claim_room(room, chosen.id, time.time()):
                 chosen.rooms.append(room)  # the next placement sees it before a report does
                 await self.maps.put_worker(chosen)

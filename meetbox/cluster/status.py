@@ -16,6 +16,8 @@ FORWARDED_HEADER = "X-Meetbox-Forwarded-For"
 STATUS_PATH = "/_cluster/status"
 EMIT_PATH = "/_cluster/emit"
 RELAY_PATH = "/_cluster/relay"  # a gateway's: a worker's event for a room held elsewhere
+ROOMS_PATH = "/_cluster/rooms/"  # a gateway's: + a room's name, which worker holds it
+ROOM_HEADER = "X-Meetbox-Room"  # on a 421 reply: the live room the request is for
 STALE_AFTER = 3.0  # seconds without a heartbeat before a worker counts as gone
 
 
@@ -36,6 +38,7 @@ class WorkerStatus:
     id: str  # "<node>/<index>"
     node: str
     url: str  # where gateways reach its HTTP and Socket.IO
+    pid: int = 0
     rooms: list[str] = field(default_factory=list)
     participants: int = 0
     down_tracks: int = 0

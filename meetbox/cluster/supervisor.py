@@ -27,6 +27,7 @@ from meetbox.cluster.placement import MemoryMaps, Placement, RedisMaps
 from meetbox.cluster.status import SECRET_HEADER, STATUS_PATH, WorkerStatus, cluster_secret
 from meetbox.cluster.worker import READY
 from meetbox.config import Settings
+from meetbox.errors import MeetboxError
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def node_name(settings: Settings) -> str:
     if settings.cluster.node:
         return settings.cluster.node
     host = "".join(c if c.isalnum() or c in "-." else "-" for c in socket.gethostname())[:40]
-    return f"{host or 'node'}-{settings.server.port}"
+    return f"{host or 'node'}-{settings.server.port or os.getpid()}"
 
 
 @dataclass
@@ -105,7 +106,23 @@ class Supervisor:
         return [w.status for w in self.workers if w.status is not None and w.process is not None
                 and w.process.returncode is None]  # fmt: skip
 
+    async def prepare(self) -> None:
+        """What every worker would otherwise make at once: the store's tables, the
+        transcript secret (the API keys are made in ``__init__``)."""
+        from meetbox.store import open_store
+        from meetbox.web.services import transcript_secret
+
+        transcript_secret(self.settings)
+        store = open_store(self.settings.store, self.settings.server.data_dir)
+        try:
+            await store.open()
+        except MeetboxError as exc:  # the workers wait for it as a single server does
+            logger.warning("store (%s) not ready at start: %s", store.backend, exc.message)
+        finally:
+            await store.close()
+
     async def start(self) -> None:
+        await self.prepare()
         self._runner = web.AppRunner(self.gateway.app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
@@ -170,14 +187,14 @@ class Supervisor:
         code = await process.wait()
         worker.status = None
         await self.placement.report([], gone=[worker.id])
-        if self.stopping:
+        if self.stopping or self.gateway.draining:
             return
         worker.deaths += 1
         pause = min(RESTART_DELAY[1], RESTART_DELAY[0] * 2 ** (worker.deaths - 1))
         logger.warning("worker %s exited (%s): its rooms are gone; restarting in %.1f s",
                        worker.id, code, pause)  # fmt: skip
         await asyncio.sleep(pause)  # back-off before a restart, not a wait on a condition
-        if not self.stopping:
+        if not (self.stopping or self.gateway.draining):
             try:
                 await self._spawn(worker)
             except (RuntimeError, OSError, TimeoutError) as exc:

@@ -11,10 +11,11 @@ import logging
 import signal
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
-from meetbox.cluster.status import RELAY_PATH, SECRET_HEADER
+from meetbox.cluster.status import RELAY_PATH, ROOMS_PATH, SECRET_HEADER
 from meetbox.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -25,17 +26,35 @@ READY = "MEETBOX-WORKER-READY"  # the line a worker prints, with its URL, once i
 class Relay:
     """Hands a room event to the gateway, which passes it to the room's worker."""
 
-    def __init__(self, gateway: str, secret: str) -> None:
+    def __init__(self, gateway: str, secret: str, worker_id: str) -> None:
         self.gateway = gateway
         self.secret = secret
+        self.worker_id = worker_id
         self._session: aiohttp.ClientSession | None = None
 
-    async def __call__(self, room: str, event: str, data: dict[str, Any]) -> None:
+    @property
+    def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        return self._session
+
+    async def elsewhere(self, room: str) -> bool:
+        """Whether another live worker holds ``room`` (asked of the gateway)."""
+        try:
+            async with self.session.get(
+                self.gateway + ROOMS_PATH + quote(room, safe=""),
+                headers={SECRET_HEADER: self.secret},
+            ) as reply:
+                if reply.status != 200:
+                    return False
+                return bool((await reply.json()).get("worker") != self.worker_id)
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+            return False
+
+    async def __call__(self, room: str, event: str, data: dict[str, Any]) -> None:
         body = json.dumps({"room": room, "event": event, "data": data})
         try:
-            async with self._session.post(
+            async with self.session.post(
                 self.gateway + RELAY_PATH,
                 data=body,
                 headers={SECRET_HEADER: self.secret, "Content-Type": "application/json"},
@@ -58,9 +77,13 @@ async def drain(server: Any, timeout: float) -> None:
     deadline = loop.time() + timeout
     logger.info("draining: %d rooms live, at most %.0f s", len(signalling.rooms), timeout)
     while len(signalling.rooms) and loop.time() < deadline:
+        for room in list(signalling.rooms):
+            if not room.participants:  # an empty room waits for nobody while draining
+                await room.close()
         signalling.room_ended.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(signalling.room_ended.wait(), deadline - loop.time())
+            # woken as a room ends; at least once a second to close rooms left empty
+            await asyncio.wait_for(signalling.room_ended.wait(), min(1.0, deadline - loop.time()))
 
 
 async def run_worker(settings: Settings, worker_id: str, node: str, gateway: str) -> None:

@@ -24,6 +24,7 @@ from meetbox.errors import (
     FailedPrecondition,
     InvalidArgument,
     MeetboxError,
+    Misdirected,
     PermissionDenied,
     ResourceExhausted,
     Unavailable,
@@ -100,6 +101,8 @@ class SignallingServer:
         self.broadcast_listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
         # with workers: hands an event for a room another worker holds to that worker
         self.relay: Callable[[str, str, dict[str, Any]], Awaitable[None]] | None = None
+        # with workers: whether another worker holds this live room
+        self.locate: Callable[[str], Awaitable[bool]] | None = None
         # the live recording engine, when the server has one (set by the server's wiring)
         self.recordings: RecordingControl | None = None
         # the caption service (the rooms' transcriber agents), likewise
@@ -150,12 +153,17 @@ class SignallingServer:
     async def to_room(
         self, room: str, event: str, data: dict[str, Any], skip: str | list[str] | None = None
     ) -> None:
-        if self.relay is not None and skip is None and self.rooms.get(room) is None:
-            await self.relay(room, event, data)
-            return
         for listener in self.broadcast_listeners:
             listener(room, event, data)
         await self.sio.emit(event, data, room=room, skip_sid=skip)
+
+    async def announce(self, room: str, event: str, data: dict[str, Any]) -> None:
+        """A service's event for a live room, wherever it lives: here, or (with workers)
+        on the worker holding it."""
+        if self.rooms.get(room) is None and self.relay is not None:
+            await self.relay(room, event, data)
+        else:
+            await self.to_room(room, event, data)
 
     async def disconnect(self, connection_id: str) -> None:
         await self.forget(connection_id)
@@ -228,6 +236,12 @@ class SignallingServer:
         room.subscribe_existing(participant)
         if not participant.hidden:
             await self.presence.announce_view_count(room)
+
+    async def require_here(self, room: str) -> None:
+        """A request for a live room held by another worker goes there (the gateway
+        replays it on :class:`Misdirected`)."""
+        if self.rooms.get(room) is None and self.locate is not None and await self.locate(room):
+            raise Misdirected(room)
 
     def down_tracks(self) -> int:
         rooms = self.rooms

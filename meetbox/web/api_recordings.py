@@ -180,6 +180,7 @@ async def stop_recording(ctx: Ctx) -> web.Response:
         raise AlreadyExists("this recording has already stopped")
     engine = ctx.api.signalling.recordings
     if engine is not None and doc["state"] == "recording":
+        await ctx.api.signalling.require_here(doc["roomId"])
         with contextlib.suppress(NotFound):  # it may have stopped on its own a moment ago
             await engine.stop(doc["roomId"], "stopped")
         doc = await ctx.api.store.recordings.get(doc["_id"]) or doc

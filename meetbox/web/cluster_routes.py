@@ -33,11 +33,17 @@ class WorkerIdentity:
 
 
 class CpuMeter:
-    """The process's CPU time over wall time since the last reading."""
+    """The process's CPU time over wall time (a share of one core), over windows of at
+    least a second, smoothed: a burst (a worker starting, one join) does not make a
+    worker look full."""
+
+    WINDOW = 1.0
+    SMOOTHING = 0.5  # the weight of the newest window
 
     def __init__(self) -> None:
         self._cpu = self._now_cpu()
         self._wall = time.monotonic()
+        self.share = 0.0
 
     @staticmethod
     def _now_cpu() -> float:
@@ -46,9 +52,11 @@ class CpuMeter:
 
     def read(self) -> float:
         cpu, wall = self._now_cpu(), time.monotonic()
-        share = (cpu - self._cpu) / max(wall - self._wall, 1e-3)
-        self._cpu, self._wall = cpu, wall
-        return round(share, 3)
+        if wall - self._wall >= self.WINDOW:
+            newest = (cpu - self._cpu) / (wall - self._wall)
+            self.share += self.SMOOTHING * (newest - self.share)
+            self._cpu, self._wall = cpu, wall
+        return round(self.share, 3)
 
 
 def error_response(status: int, message: str) -> web.Response:
@@ -62,6 +70,7 @@ def status_of(signalling: SignallingServer, me: WorkerIdentity, cpu: float) -> W
         id=me.id,
         node=me.node,
         url=me.url(),
+        pid=os.getpid(),
         rooms=[room.name for room in rooms],
         participants=sum(len(room.participants) for room in rooms),
         down_tracks=signalling.down_tracks(),

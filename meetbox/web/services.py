@@ -41,9 +41,18 @@ def transcript_secret(settings: Settings) -> str:
             raise ValueError(f"transcript secret file {path} is unreadable: {exc}") from exc
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # written whole under another name, then linked in: a worker starting at the same
+    # moment either makes it or reads the other's, never half a file
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump({"secret": secret}, fh)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return transcript_secret(settings)
+    finally:
+        draft.unlink()
     return secret
 
 
@@ -131,7 +140,7 @@ def build_api(
         api_key=api_key,
         api_secret=api_secret,
         transcript_secret=secret,
-        summaries=SummaryJobs(store, settings, secret, signalling.to_room),
+        summaries=SummaryJobs(store, settings, secret, signalling.announce),
         speech=speech,
         translations=TranslationSessions(signalling.rooms, settings, speech),
     )

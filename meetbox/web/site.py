@@ -9,7 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from meetbox.errors import MeetboxError
+from meetbox.cluster.status import ROOM_HEADER
+from meetbox.errors import MeetboxError, Misdirected
 from meetbox.web import (
     api_audit,
     api_auth,
@@ -61,6 +62,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except TooManyRequests as exc:
         response = error_response(429, exc.message)
         response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except Misdirected as exc:
+        response = error_response(421, exc.message)
+        response.headers[ROOM_HEADER] = exc.room
         return response
     except MeetboxError as exc:
         return error_response(STATUS.get(exc.code, 500), exc.message)
