@@ -261,9 +261,18 @@ class Gateway:
         if target is not None and not url.startswith(target.url + "/"):
             await upstream.close()
             path = url.split("/", 3)[3]
-            upstream = await self.session.ws_connect(
-                f"{target.url}/{path}", headers=headers, max_msg_size=WS_MAX_MESSAGE
-            )
+            try:
+                upstream = await self.session.ws_connect(
+                    f"{target.url}/{path}", headers=headers, max_msg_size=WS_MAX_MESSAGE
+                )
+            except (aiohttp.ClientError, OSError) as exc:
+                # its worker died a moment ago: the client tries again, and the room is
+                # placed anew once the worker's heartbeat is stale
+                logger.warning("room's worker %s did not answer: %s", target.id, exc)
+                down = Unavailable("the room's worker does not answer: try again")
+                await client.send_str("44" + json.dumps({"message": down.message,
+                                                         "data": down.to_dict()}))  # fmt: skip
+                return None
             await upstream.receive(timeout=10)  # its own open packet: the client has one
         await upstream.send_str(message.data)
         return upstream
