@@ -19,6 +19,7 @@ from meetbox.media.rtp import (
     wrap_rtx,
 )
 from meetbox.sfu import aiortc as internals
+from meetbox.sfu import counters
 from meetbox.sfu.negotiation import FORWARDED_EXTENSIONS, URI_MID, MediaSection
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class DownTrack:
         self.remb: int | None = None
         self.fraction_lost = 0
         self.retransmits = 0
+        self.nacks_received = 0  # packets the subscriber asked for again
+        self.keyframe_requests_received = 0  # its PLIs and FIRs
         self._ext_map: dict[int, int] = {}
         self._mid_ext: tuple[int, bytes] | None = None
         self._rtx_seq = random.randrange(1 << 16)
@@ -257,6 +260,7 @@ class DownTrack:
         if self.closed:
             return
         self.forwarder.closed = True
+        counters.CLOSED.add_down(self)  # its totals stay in the process's
         if self.target is not None:
             self.target.detach(self)
         self.source.detach(self)

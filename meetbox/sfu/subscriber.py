@@ -172,16 +172,19 @@ class SubscriberPeer:
             if isinstance(packet, rtcp.PictureLoss):
                 down = by_ssrc.get(packet.media_ssrc)
                 if down is not None:
+                    down.keyframe_requests_received += 1
                     down.request_keyframe()
             elif isinstance(packet, rtcp.FullIntraRequest):
                 for ssrc, _ in packet.entries:
                     down = by_ssrc.get(ssrc)
                     if down is not None:
+                        down.keyframe_requests_received += 1
                         down.request_keyframe()
             elif isinstance(packet, rtcp.Nack):
                 down = by_ssrc.get(packet.media_ssrc)
                 if down is not None:
                     self._nacked += len(packet.lost)
+                    down.nacks_received += len(packet.lost)
                     down.retransmit(packet.lost)
             elif isinstance(packet, rtcp.Remb):
                 self.link.on_remb(packet.bitrate)  # for the whole connection

@@ -15,7 +15,7 @@ from meetbox.media.keyframe import KeyframePacing, is_keyframe, keyframe_size
 from meetbox.media.packetcache import PacketCache
 from meetbox.media.rtp import RtpHeader, extension_elements
 from meetbox.media.stats import NackTracker, ReceiveStatistics
-from meetbox.sfu import fanout
+from meetbox.sfu import counters, fanout
 from meetbox.sfu.negotiation import URI_AUDIO_LEVEL, Codec
 
 if TYPE_CHECKING:
@@ -115,6 +115,7 @@ class UpTrack:
         self._on_audio_level = on_audio_level
         self._mime = codec.mime_type
         self.keyframe_requests_sent = 0
+        self.nack_packets_sent = 0  # packets asked for again (for the metrics)
         self.last_remb: int | None = None
 
     def info(self) -> dict[str, object]:
@@ -293,7 +294,10 @@ class UpTrack:
         if self.nacks is None or self.ssrc is None:
             return None
         lost = self.nacks.due()
-        return rtcp.Nack(self._rtcp_ssrc, self.ssrc, lost) if lost else None
+        if not lost:
+            return None
+        self.nack_packets_sent += len(lost)
+        return rtcp.Nack(self._rtcp_ssrc, self.ssrc, lost)
 
     def estimated_bitrate(self) -> int | None:
         """The smallest bitrate any subscriber's REMB allows (None: no estimate)."""
@@ -363,6 +367,7 @@ class UpTrack:
         if self.closed:
             return
         self.closed = True
+        counters.CLOSED.add_up(self)  # its totals stay in the process's
         if self._pending_keyframe is not None:
             self._pending_keyframe.cancel()
             self._pending_keyframe = None

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
 from meetbox.errors import MeetboxError
+from meetbox.sfu import counters
 from meetbox.web.services import Api
 
 LAG_INTERVAL = 0.5  # seconds between two looks at the event loop
@@ -88,6 +89,33 @@ class LiveCollector:
             value=sum(len(up.downtracks) for up in uptracks),
         )
         yield agents
+        traffic = counters.totals(
+            uptracks, (d for r in rooms for p in r.participants.values()
+                       for d in p.subscriber.downtracks.values())
+        )  # fmt: skip
+        for name, doc, value in (
+            ("packets_received", "RTP packets received from publishers", traffic.packets_in),
+            ("bytes_received", "RTP bytes received from publishers", traffic.bytes_in),
+            ("packets_lost", "Publishers' RTP packets that never arrived", traffic.lost_in),
+            ("nacks_sent", "Packets asked of publishers again (NACK)", traffic.nacks_out),
+            ("plis_sent", "Keyframes asked of publishers (PLI)", traffic.keyframe_requests_out),
+            ("packets_sent", "RTP packets forwarded to subscribers", traffic.packets_out),
+            ("bytes_sent", "RTP bytes forwarded to subscribers", traffic.bytes_out),
+            ("retransmits", "Packets sent again on a subscriber's NACK", traffic.retransmits),
+            ("nacks_received", "Packets subscribers asked for again (NACK)", traffic.nacks_in),
+            ("plis_received", "Subscribers' keyframe requests (PLI, FIR)",
+             traffic.keyframe_requests_in),
+        ):  # fmt: skip
+            yield CounterMetricFamily(f"meetbox_{name}", doc, value=value)
+        losses = [d.fraction_lost / 256 for r in rooms for p in r.participants.values()
+                  for d in p.subscriber.downtracks.values() if not d.closed]  # fmt: skip
+        yield GaugeMetricFamily(
+            "meetbox_subscriber_loss_ratio",
+            "The worst loss a subscriber reports (RTCP receiver reports), 0..1",
+            value=max(losses, default=0.0),
+        )
+        running = getattr(self.api.signalling.recordings, "active", {})  # the engine's
+        yield GaugeMetricFamily("meetbox_recordings", "Recordings running", value=len(running))
         pool = self.api.speech
         yield GaugeMetricFamily(
             "meetbox_speech_workers", "Speech worker processes running", value=len(pool.pids())

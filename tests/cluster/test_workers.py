@@ -126,6 +126,8 @@ async def test_rooms_spread_and_reach_their_worker(box: Node) -> None:
             people = per_worker(metrics, "meetbox_participants")
             assert people[alpha["worker"]] >= 2 and people[beta["worker"]] == 1
             assert per_worker(metrics, "meetbox_subscribed_tracks")[alpha["worker"]] >= 2
+            sent = per_worker(metrics, "meetbox_packets_sent_total")
+            assert sent[alpha["worker"]] > 0 and sent[beta["worker"]] == 0
         assert bob.connected and bob.reconnects == 0
 
 

@@ -58,6 +58,21 @@ async def test_metrics_follow_the_rooms_and_readiness_answers(
             # ann's two tracks to ben and to eve (hidden viewers still subscribe)
             assert busy[("meetbox_subscribed_tracks", ())] == 4
             assert 0 <= busy[("meetbox_event_loop_lag_seconds", ())] < 5
+            # traffic: ann's packets in, each forwarded to two subscribers
+            received = busy[("meetbox_packets_received_total", ())]
+            sent = busy[("meetbox_packets_sent_total", ())]
+            assert received > 5 and busy[("meetbox_bytes_received_total", ())] > 1000
+            assert 1.0 * received < sent <= 2.0 * received
+            assert busy[("meetbox_packets_lost_total", ())] <= 0.01 * received
+            for name in ("nacks_sent", "plis_sent", "nacks_received", "plis_received"):
+                assert busy[(f"meetbox_{name}_total", ())] >= 0
+            assert busy[("meetbox_recordings", ())] == 0
+        # everyone left: their tracks closed, their traffic stays counted (counters only grow)
+        after = await scrape(http, url)
+
+        for name in ("packets_received", "bytes_received", "packets_sent", "bytes_sent"):
+            key = (f"meetbox_{name}_total", ())
+            assert after[key] >= busy[key], name
         for path in ("/healthz", "/readyz"):
             async with http.get(url + path) as reply:
                 assert reply.status == 200, path
