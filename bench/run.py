@@ -15,6 +15,7 @@ from typing import Any
 import captions as speech_bench
 import meeting as meeting_bench
 import translation as s2s_bench
+import workers as workers_bench
 from common import HERE, LOAD_CPU, SERVER_CPU, event_loop, fanout_loop, log, machine
 from forwarding import baseline, floor, forwarding, plot, top_step
 from latency import latency
@@ -23,12 +24,15 @@ from signalling import fanout, join_time
 
 
 def section_only(name: str) -> None:
-    """``run.py --captions`` / ``--translation`` / ``--meeting``: measure that section
+    """``run.py --captions`` / ``--translation`` / ``--meeting`` / ``--workers``: that section
     again, into the committed results (the rest of the run stays as it was measured)."""
     results = json.loads((HERE / "results.json").read_text())
     if name == "captions":
         cap = speech_bench.captions()
         results.update(speech_bench.keys(cap), captions=cap)
+    elif name == "workers":
+        wrk = workers_bench.workers()
+        results.update(workers_bench.keys(wrk), workers=wrk)
     elif name == "meeting":
         met = meeting_bench.meeting()
         results.update(meeting_bench.keys(met), meeting=met)
@@ -58,30 +62,32 @@ def latency_fair(levels: list[dict[str, Any]]) -> bool:
 
 def main() -> None:
     started = time.monotonic()
-    log("1/10 forwarding cost and capacity")
+    log("1/11 forwarding cost and capacity")
     fwd = forwarding()
     top = top_step(fwd)
     per_downtrack = top["server_cores"] / top["subscribers"]
-    log("2/10 added latency at 0, 25, 50 and 75% of that capacity")
+    log("2/11 added latency at 0, 25, 50 and 75% of that capacity")
     lat = latency(per_downtrack)
     half = next(level for level in lat["levels"] if level["fraction"] == 0.5)
-    log("3/10 MediaRelay baseline")
+    log("3/11 MediaRelay baseline")
     base = baseline()
-    log("4/10 the SRTP floor")
+    log("4/11 the SRTP floor")
     floor_us = floor(receivers=top["subscribers"])
     floor_local_us = floor()
-    log("5/10 join time")
+    log("5/11 join time")
     joins = join_time()
-    log("6/10 signalling fan-out")
+    log("6/11 signalling fan-out")
     fan = fanout()
-    log("7/10 recording cost beside aiortc's MediaRecorder")
+    log("7/11 recording cost beside aiortc's MediaRecorder")
     rec = recording()
-    log("8/10 captions: engines, latency, CPU per speaker, forwarding beside them")
+    log("8/11 captions: engines, latency, CPU per speaker, forwarding beside them")
     cap = speech_bench.captions()
-    log("9/10 speech translation: latency and CPU of a session")
+    log("9/11 speech translation: latency and CPU of a session")
     s2s = s2s_bench.translation()
-    log("10/10 a large meeting: simulcast and tile sizes, layer switches")
+    log("10/11 a large meeting: simulcast and tile sizes, layer switches")
     met = meeting_bench.meeting()
+    log("11/11 every core: rooms on two workers beside one, joins through another worker")
+    wrk = workers_bench.workers()
 
     base_top = max(base["steps"], key=lambda s: s["subscribers"])
     q = statistics.quantiles(joins, n=20, method="inclusive")
@@ -126,6 +132,8 @@ def main() -> None:
         "translation": s2s,
         **meeting_bench.keys(met),
         "meeting": met,
+        **workers_bench.keys(wrk),
+        "workers": wrk,
         "bench_seconds": time.monotonic() - started,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -356,6 +364,7 @@ def markdown(r: dict[str, Any]) -> str:
         *caption_rows(r),
         *translation_rows(r),
         *meeting_bench.rows(r),
+        *workers_bench.rows(r),
     ]
     summary = "\n".join(
         f"| {name} | {value} | {beside} | {goal} | {ok(good)} |"
@@ -419,7 +428,7 @@ the tail is the loaded server's. Levels past the load generator's largest clean 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--render"]:
         render()
-    elif sys.argv[1:] in (["--captions"], ["--translation"], ["--meeting"]):
+    elif sys.argv[1:] in (["--captions"], ["--translation"], ["--meeting"], ["--workers"]):
         section_only(sys.argv[1][2:])
     else:
         main()
