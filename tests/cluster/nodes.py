@@ -86,10 +86,10 @@ class Node:
     def keys(self) -> Any:
         return load_or_create_keys(self.data_dir, Settings().keys)
 
-    def token(self, room: str, identity: str, **grant: Any) -> str:
+    def token(self, room: str, identity: str, *, name: str = "", **grant: Any) -> str:
         keys = self.keys
         video = VideoGrant(**{"room": room, "room_join": True, **grant})
-        return mint_token(keys.api_key, keys.api_secret, identity, video)
+        return mint_token(keys.api_key, keys.api_secret, identity, video, name=name)
 
     def client(self, room: str, identity: str, **options: Any) -> Client:
         grant = options.pop("grant", {})
