@@ -14,7 +14,7 @@ import pytest
 
 from meetbox.cluster.status import SECRET_HEADER, cluster_secret
 from tests.cluster.nodes import Node
-from tests.web.conftest import VIDEO_STATE, browser, browser_marks, enter
+from tests.web.conftest import browser, browser_marks, enter
 
 pytestmark = browser_marks(180)
 __all__ = ["browser"]  # the fixture, used by name
@@ -33,15 +33,33 @@ async def box(tmp_path: Path) -> AsyncIterator[Node]:
         assert node.tracebacks() == []
 
 
+FRESH_VIDEO = """
+(identity) => {
+  const video = document.querySelector(`.tile[data-identity="${identity}"] video`);
+  if (!video || video.dataset.before) return null;
+  return {width: video.videoWidth, frames: video.getVideoPlaybackQuality().totalVideoFrames};
+}
+"""
+
+
 async def sees(page: Any, other: str, timeout: float = 30000) -> None:
+    """``other``'s video plays: a picture, and frames advancing (in a video element made
+    since the last :func:`mark_seen`)."""
+    state = f"({FRESH_VIDEO})('{other}')"
     await page.wait_for_function(
-        f"(() => {{ const s = ({VIDEO_STATE})('{other}');"
-        " return s && s.width > 0 && s.frames > 5; })()",
+        f"(() => {{ const s = {state}; return s && s.width > 0 && s.frames > 5; }})()",
         timeout=timeout,
     )
-    first = await page.evaluate(VIDEO_STATE, other)
+    first = await page.evaluate(FRESH_VIDEO, other)
     await page.wait_for_function(
-        f"(() => ({VIDEO_STATE})('{other}').frames > {first['frames'] + 10})()", timeout=15000
+        f"(() => {{ const s = {state}; return s && s.frames > {first['frames'] + 10}; }})()",
+        timeout=15000,
+    )
+
+
+async def mark_seen(page: Any) -> None:
+    await page.evaluate(
+        "document.querySelectorAll('.tile video').forEach(v => v.dataset.before = 1)"
     )
 
 
@@ -62,6 +80,8 @@ async def test_pages_meet_through_the_gateway_and_survive_their_worker(
     headers = {SECRET_HEADER: cluster_secret(box.keys.api_secret)}
     async with box.session.get(owner["url"] + "/_cluster/status", headers=headers) as reply:
         pid = (await reply.json())["pid"]
+    await mark_seen(ann)
+    await mark_seen(ben)
     os.kill(pid, signal.SIGKILL)
     # Socket.IO reconnects the pages; the room starts again on the live worker
     await sees(ann, "ben", timeout=45000)
