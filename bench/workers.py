@@ -78,8 +78,10 @@ def serve(workers: int) -> Iterator[dict[str, Any]]:
             cores = sorted(os.sched_getaffinity(0))
             for i, pid in enumerate(sorted(pids)):
                 os.sched_setaffinity(pid, {cores[(SERVER_CPU + i) % len(cores)]})
+            # the server's CPU: every worker's, and the gateway's (signalling only)
+            everyone = pids if workers == 1 else [*pids, process.pid]
             yield {"url": f"http://127.0.0.1:{port}", "key": key, "secret": secret,
-                   "pids": pids, "gateway": process.pid}  # fmt: skip
+                   "pids": everyone, "gateway": process.pid}  # fmt: skip
         finally:
             process.terminate()
             try:
@@ -268,7 +270,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, bool | None]]:
             "join to first frame through a worker that does not hold the room",
             f"{r['join_ms_p50_other_worker']:.0f} ms p50",
             f"{r['join_ms_p50_own_worker']:.0f} ms on the room's own worker "
-            f"(+{r['join_ms_other_worker_added']:.1f} ms)",
+            f"({r['join_ms_other_worker_added']:+.1f} ms)",
             "< 20 ms more",
             r["join_ms_other_worker_added"] < 20,
         ),

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -341,25 +341,20 @@ def _body_field(body: bytes, name: str) -> str | None:
 async def _pump(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
     """Both directions until either side closes."""
 
-    async def down() -> None:
-        async for message in upstream:
+    async def copy(
+        source: AsyncIterator[aiohttp.WSMessage],
+        sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    ) -> None:
+        async for message in source:
             if message.type == WSMsgType.TEXT:
-                await client.send_str(message.data)
+                await sink.send_str(message.data)
             elif message.type == WSMsgType.BINARY:
-                await client.send_bytes(message.data)
+                await sink.send_bytes(message.data)
             else:
                 break
 
-    async def up() -> None:
-        async for message in client:
-            if message.type == WSMsgType.TEXT:
-                await upstream.send_str(message.data)
-            elif message.type == WSMsgType.BINARY:
-                await upstream.send_bytes(message.data)
-            else:
-                break
-
-    tasks = [asyncio.ensure_future(down()), asyncio.ensure_future(up())]
+    tasks = [asyncio.ensure_future(copy(upstream, client)),
+             asyncio.ensure_future(copy(client, upstream))]  # fmt: skip
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from aiortc.mediastreams import VideoStreamTrack
 
-from meetbox.client import Client
+from meetbox.client import Client, ClientError
 from tests.cluster.nodes import Node, RedisServer
+from tests.helpers import wait_async
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -72,6 +73,43 @@ async def test_two_nodes_serve_one_deployment(tmp_path: Path, redis: RedisServer
             assert back < 10, f"back in {back:.1f} s"
             moved = await other.owner(GAMMA)
             assert moved is not None and moved["worker"] == f"{other.name}/0"
+    finally:
+        await a.close()
+        await b.close()
+    assert a.tracebacks() == [] and b.tracebacks() == []
+
+
+async def test_a_draining_node_hands_new_rooms_to_the_other(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    a = await Node(tmp_path, "a", workers=1, redis=redis.url).start()
+    b = await Node(tmp_path, "b", workers=1, redis=redis.url).start()
+    try:
+        async with a.client(GAMMA, "ann", reconnect=False) as ann:
+            owner = await a.owner(GAMMA)
+            assert owner is not None
+            holder, other = (a, b) if owner["worker"] == "a/0" else (b, a)
+            holder.signal(signal.SIGTERM)
+
+            async def draining() -> bool:
+                async with holder.session.get(holder.url + "/readyz") as reply:
+                    return reply.status == 503
+
+            await wait_async(draining, timeout=10)
+            # the draining node's worker takes no new room: a new one goes to the other node
+            delta = "e5" * 12
+
+            async def placed_on_other() -> bool:
+                try:
+                    async with other.client(delta, "bob", reconnect=False):
+                        found = await other.owner(delta)
+                        return found is not None and found["worker"] == f"{other.name}/0"
+                except ClientError:
+                    return False  # the draining worker's heartbeat said so a moment later
+
+            await wait_async(placed_on_other, timeout=10)
+            assert ann.connected  # the live room on the draining node goes on
+        assert await holder.wait(timeout=30) == 0  # its last room ended: it stopped
     finally:
         await a.close()
         await b.close()

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from meetbox.cluster.status import SECRET_HEADER, cluster_secret
 from tests.cluster.nodes import Node
@@ -20,17 +16,6 @@ pytestmark = browser_marks(180)
 __all__ = ["browser"]  # the fixture, used by name
 
 ROOM = "d4" * 12
-
-
-@pytest.fixture
-async def box(tmp_path: Path) -> AsyncIterator[Node]:
-    node = Node(tmp_path, "box", workers=2)
-    await node.start()
-    try:
-        yield node
-    finally:
-        await node.close()
-        assert node.tracebacks() == []
 
 
 FRESH_VIDEO = """

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +25,6 @@ pytestmark = pytest.mark.timeout(240)
 ALPHA = "a1" * 12  # rooms named as the REST API's room ids are
 BETA = "b2" * 12
 PASSWORD = "Passw0rd!x"
-
-
-@pytest.fixture
-async def box(tmp_path: Path) -> AsyncIterator[Node]:
-    node = Node(tmp_path, "box", workers=2)
-    await node.start()
-    try:
-        yield node
-    finally:
-        await node.close()
-        assert node.tracebacks() == []
 
 
 async def user_token(node: Node) -> str:
