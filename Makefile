@@ -37,6 +37,7 @@ test: lint typecheck pytest
 
 # writes bench/results.json, bench/results.md and bench/*.png (about 10 minutes)
 bench: setup
+	bash scripts/bench-deps.sh
 	$(PY) -m pip install -q -e '.[bench,fast]'
 	$(PY) bench/run.py
 

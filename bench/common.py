@@ -141,7 +141,9 @@ def machine() -> str:
     )
 
 
-def video_load(url: str, key: str, secret: str, pid: int, room: str, subscribers: int) -> LoadSpec:
+def video_load(
+    url: str, key: str, secret: str, pid: int, room: str, subscribers: int, backend: str = "meetbox"
+) -> LoadSpec:
     """The benchmark's load: one 1 Mbps VP8 publisher, ``subscribers`` viewers counting it.
 
     The viewers join hidden, as a livestream's audience (LiveKit's livestream mode does not
@@ -150,7 +152,7 @@ def video_load(url: str, key: str, secret: str, pid: int, room: str, subscribers
     return LoadSpec(
         url=url, api_key=key, api_secret=secret, room=room, subscribers=subscribers,
         duration=WINDOW, join_timeout=120, fps=FPS, audio=False, hidden=True, server_pid=pid,
-        worker_cpus=(LOAD_CPU,),
+        worker_cpus=(LOAD_CPU,), backend=backend,
     )  # fmt: skip
 
 

@@ -45,30 +45,49 @@ from meetbox.progress import ProgressBar
 
 
 def forwarding() -> dict[str, Any]:
-    steps = []
     with meetbox_server() as (url, key, secret, pid):
-        for n in STEPS:
-            wait_server_idle(pid)
-            spec = video_load(url, key, secret, pid, f"fwd-{n}", n)
-            bar = ProgressBar(1.0, f"forwarding {n:>3} subscribers")
-            result = run_load(spec, partial(_show, bar))
-            bar.close()
-            sent = result.window.expected  # what the server sent the subscribers
-            step = {
-                "subscribers": n,
-                "joined": result.joined,
-                "server_cores": result.server_cores,
-                "packets_per_second": sent / result.window_seconds if result.window_seconds else 0,
-                "loss": result.loss,
-                "fps": result.fps_per_subscriber,
-                "bitrate_bps": result.bitrate_per_subscriber,
-                "us_per_packet": (result.server_cpu_s or 0) / sent * 1e6 if sent else None,
-                "join_ms_p50": result.percentile_join(50),
-                "errors": result.errors[:3],
-            }
-            log(json.dumps(step))
-            steps.append(step)
-    return {"steps": steps}
+        return {"steps": measure_steps(url, key, secret, pid)}
+
+
+def measure_steps(
+    url: str,
+    key: str,
+    secret: str,
+    pid: int,
+    backend: str = "meetbox",
+    counts: list[int] = STEPS,
+    stop_after_dirty: int = 0,
+) -> list[dict[str, Any]]:
+    """The load's steps (``counts`` subscribers) against the server at ``url`` (meetbox's
+    or Janus's back-end); with ``stop_after_dirty``, they end after that many unclean ones
+    in a row."""
+    steps: list[dict[str, Any]] = []
+    dirty = 0
+    for n in counts:
+        wait_server_idle(pid)
+        spec = video_load(url, key, secret, pid, f"fwd-{n}", n, backend=backend)
+        bar = ProgressBar(1.0, f"{backend} forwarding {n:>3} subscribers")
+        result = run_load(spec, partial(_show, bar))
+        bar.close()
+        sent = result.window.expected  # what the server sent the subscribers
+        step = {
+            "subscribers": n,
+            "joined": result.joined,
+            "server_cores": result.server_cores,
+            "packets_per_second": sent / result.window_seconds if result.window_seconds else 0,
+            "loss": result.loss,
+            "fps": result.fps_per_subscriber,
+            "bitrate_bps": result.bitrate_per_subscriber,
+            "us_per_packet": (result.server_cpu_s or 0) / sent * 1e6 if sent else None,
+            "join_ms_p50": result.percentile_join(50),
+            "errors": result.errors[:3],
+        }
+        log(json.dumps(step))
+        steps.append(step)
+        dirty = 0 if clean(step) else dirty + 1
+        if stop_after_dirty and dirty >= stop_after_dirty:
+            break
+    return steps
 
 
 def _show(bar: ProgressBar, sample: Any, done: float) -> None:
@@ -78,15 +97,17 @@ def _show(bar: ProgressBar, sample: Any, done: float) -> None:
 def top_step(fwd: dict[str, Any]) -> dict[str, Any]:
     """The largest step every subscriber joined and received the asked frame rate (within
     10%) with loss at or under MAX_LOSS."""
-    clean = [
-        s
-        for s in fwd["steps"]
-        if s["loss"] <= MAX_LOSS
+    steps = [s for s in fwd["steps"] if clean(s)]
+    return max(steps, key=lambda s: s["subscribers"]) if steps else fwd["steps"][0]
+
+
+def clean(s: dict[str, Any]) -> bool:
+    return bool(
+        s["loss"] <= MAX_LOSS
         and s["joined"] == s["subscribers"]
         and abs(s["fps"] - FPS) <= 0.1 * FPS
         and not s.get("errors")
-    ]
-    return max(clean, key=lambda s: s["subscribers"]) if clean else fwd["steps"][0]
+    )
 
 
 # -- the baseline: aiortc MediaRelay ------------------------------------------------------

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import captions as speech_bench
+import janus as janus_bench
 import meeting as meeting_bench
 import translation as s2s_bench
 import workers as workers_bench
@@ -24,12 +25,15 @@ from signalling import fanout, join_time
 
 
 def section_only(name: str) -> None:
-    """``run.py --captions`` / ``--translation`` / ``--meeting`` / ``--workers``: that section
+    """``run.py --captions`` / ``--translation`` / ``--meeting`` / ``--workers`` / ``--janus``: that
     again, into the committed results (the rest of the run stays as it was measured)."""
     results = json.loads((HERE / "results.json").read_text())
     if name == "captions":
         cap = speech_bench.captions()
         results.update(speech_bench.keys(cap), captions=cap)
+    elif name == "janus":
+        jan = janus_bench.janus()
+        results.update(janus_bench.keys(jan), janus=jan)
     elif name == "workers":
         wrk = workers_bench.workers()
         results.update(workers_bench.keys(wrk), workers=wrk)
@@ -62,32 +66,34 @@ def latency_fair(levels: list[dict[str, Any]]) -> bool:
 
 def main() -> None:
     started = time.monotonic()
-    log("1/11 forwarding cost and capacity")
+    log("1/12 forwarding cost and capacity")
     fwd = forwarding()
     top = top_step(fwd)
     per_downtrack = top["server_cores"] / top["subscribers"]
-    log("2/11 added latency at 0, 25, 50 and 75% of that capacity")
+    log("2/12 added latency at 0, 25, 50 and 75% of that capacity")
     lat = latency(per_downtrack)
     half = next(level for level in lat["levels"] if level["fraction"] == 0.5)
-    log("3/11 MediaRelay baseline")
+    log("3/12 MediaRelay baseline")
     base = baseline()
-    log("4/11 the SRTP floor")
+    log("4/12 the SRTP floor")
     floor_us = floor(receivers=top["subscribers"])
     floor_local_us = floor()
-    log("5/11 join time")
+    log("5/12 join time")
     joins = join_time()
-    log("6/11 signalling fan-out")
+    log("6/12 signalling fan-out")
     fan = fanout()
-    log("7/11 recording cost beside aiortc's MediaRecorder")
+    log("7/12 recording cost beside aiortc's MediaRecorder")
     rec = recording()
-    log("8/11 captions: engines, latency, CPU per speaker, forwarding beside them")
+    log("8/12 captions: engines, latency, CPU per speaker, forwarding beside them")
     cap = speech_bench.captions()
-    log("9/11 speech translation: latency and CPU of a session")
+    log("9/12 speech translation: latency and CPU of a session")
     s2s = s2s_bench.translation()
-    log("10/11 a large meeting: simulcast and tile sizes, layer switches")
+    log("10/12 a large meeting: simulcast and tile sizes, layer switches")
     met = meeting_bench.meeting()
-    log("11/11 every core: rooms on two workers beside one, joins through another worker")
+    log("11/12 every core: rooms on two workers beside one, joins through another worker")
     wrk = workers_bench.workers()
+    log("12/12 beside Janus: the same load, the same core")
+    jan = janus_bench.janus()
 
     base_top = max(base["steps"], key=lambda s: s["subscribers"])
     q = statistics.quantiles(joins, n=20, method="inclusive")
@@ -134,6 +140,8 @@ def main() -> None:
         "meeting": met,
         **workers_bench.keys(wrk),
         "workers": wrk,
+        **janus_bench.keys(jan),
+        "janus": jan,
         "bench_seconds": time.monotonic() - started,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -365,6 +373,7 @@ def markdown(r: dict[str, Any]) -> str:
         *translation_rows(r),
         *meeting_bench.rows(r),
         *workers_bench.rows(r),
+        *janus_bench.rows(r),
     ]
     summary = "\n".join(
         f"| {name} | {value} | {beside} | {goal} | {ok(good)} |"
@@ -428,7 +437,13 @@ the tail is the loaded server's. Levels past the load generator's largest clean 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--render"]:
         render()
-    elif sys.argv[1:] in (["--captions"], ["--translation"], ["--meeting"], ["--workers"]):
+    elif sys.argv[1:] in (
+        ["--captions"],
+        ["--translation"],
+        ["--meeting"],
+        ["--workers"],
+        ["--janus"],
+    ):
         section_only(sys.argv[1][2:])
     else:
         main()

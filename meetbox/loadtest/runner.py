@@ -59,6 +59,9 @@ class LoadSpec:
     talkers: int = 2
     simulcast: bool = False  # the meeting's video as three layers, the top one width x height
     view: str = "gallery"  # the meeting's tiles: "gallery" or "speaker" (see loadtest.meeting)
+    # the SFU: "meetbox" (its Socket.IO signalling), or "janus" (Janus's VideoRoom through
+    # its HTTP API at ``url``: the same publishers and counting subscribers, side by side)
+    backend: str = "meetbox"
 
     @property
     def receivers(self) -> int:
@@ -224,6 +227,7 @@ def _plans(spec: LoadSpec) -> list[WorkerPlan]:
             video=video,
             audio=audio,
             decrypt=spec.decrypt,
+            backend=spec.backend,
         )
         for i, (publisher_tokens, subscriber_tokens) in enumerate(shares)
     ]

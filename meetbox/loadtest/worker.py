@@ -7,12 +7,13 @@ import logging
 import multiprocessing.queues
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from meetbox import runtime
 from meetbox.client import Client
 from meetbox.loadtest.clip import Clip
 from meetbox.loadtest.cliptrack import publish_clip
+from meetbox.loadtest.janus import JanusPublisher, JanusSubscriber
 from meetbox.loadtest.meeting import Media, MeetingParticipant, View
 from meetbox.media.rtpcount import RtpCounter, Totals
 
@@ -43,6 +44,7 @@ class WorkerPlan:
     participants: tuple[tuple[str, bool], ...] = ()
     layers: tuple[tuple[str, Clip], ...] = ()
     view: View = field(default_factory=View)
+    backend: str = "meetbox"  # or "janus": see meetbox.loadtest.janus
 
 
 @dataclass
@@ -96,7 +98,23 @@ def run(
     asyncio.run(_run(plan, reports, stop, published))
 
 
-async def _publish(plan: WorkerPlan, token: str) -> Client:
+class Joining(Protocol):
+    """A load client of either back-end: meetbox's :class:`Client` or Janus's."""
+
+    @property
+    def healthy(self) -> bool: ...
+
+    async def connect(self, timeout: float = 10.0) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def _publish(plan: WorkerPlan, token: str) -> Joining:
+    if plan.backend == "janus":
+        clips = [clip for clip in (plan.video, plan.audio) if clip is not None]
+        publisher = JanusPublisher(plan.url, plan.room, clips)
+        await publisher.connect(timeout=30)
+        return publisher
     client = Client(plan.url, token, room=plan.room)
     await client.connect(timeout=30)
     for clip in (plan.video, plan.audio):
@@ -108,8 +126,8 @@ async def _publish(plan: WorkerPlan, token: str) -> Client:
 async def _run(
     plan: WorkerPlan, reports: multiprocessing.queues.Queue[Any], stop: Any, published: Any
 ) -> None:
-    clients: list[Client] = []
-    subscribers: list[tuple[float, RtpCounter, Client]] = []
+    clients: list[Joining] = []
+    subscribers: list[tuple[float, RtpCounter, Joining]] = []
     participants: list[MeetingParticipant] = []
     errors: list[str] = []
     gate = asyncio.Semaphore(JOIN_CONCURRENCY)
@@ -128,11 +146,19 @@ async def _run(
         clients.append(client)
         return time.monotonic(), counter, client
 
+    def counting_subscriber(token: str) -> tuple[float, RtpCounter, Joining]:
+        if plan.backend != "janus":
+            return counting_client(token)
+        counter = RtpCounter()
+        subscriber = JanusSubscriber(plan.url, plan.room, counter)
+        clients.append(subscriber)
+        return time.monotonic(), counter, subscriber
+
     async def subscribe(token: str) -> None:
         await publishers_in
         async with gate:
             await lag.calm.wait()
-            started, counter, client = counting_client(token)
+            started, counter, client = counting_subscriber(token)
             try:
                 await client.connect(timeout=30)
             except Exception as exc:  # reported, the run goes on
