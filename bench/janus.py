@@ -20,6 +20,9 @@ from common import SERVER_CPU, free_port, log, meetbox_server
 from forwarding import clean, floor, measure_steps
 
 PLUGINS = "/usr/lib/x86_64-linux-gnu/janus"
+# Janus's media loops: by default a thread per handle (each subscriber); pinned to one
+# core, one shared loop is its best case (its documentation's advice for many handles)
+EVENT_LOOPS = int(os.environ.get("BENCH_JANUS_EVENT_LOOPS", "1"))
 STEPS = [int(n) for n in os.environ.get("BENCH_JANUS_STEPS", "25,50,100,200").split(",")]
 
 CONFIG = """general: {{
@@ -30,6 +33,7 @@ CONFIG = """general: {{
   loggers_folder = "{plugins}/loggers"
   debug_level = 2
   session_timeout = 120
+  event_loops = {loops}
 }}
 media: {{
   rtp_port_range = "{low}-{high}"
@@ -81,7 +85,7 @@ def janus_server() -> Iterator[tuple[str, int]]:
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "janus.jcfg").write_text(
             CONFIG.format(
-                folder=folder, plugins=PLUGINS, low=low, high=low + 9999,
+                folder=folder, plugins=PLUGINS, low=low, high=low + 9999, loops=EVENT_LOOPS,
                 plugins_off=_others("plugins", "libjanus_videoroom.so"),
                 transports_off=_others("transports", "libjanus_http.so"),
             )
