@@ -283,7 +283,9 @@ measured with their captions off, on, and off again (the two "off" averaged).
 
 
 def markdown(r: dict[str, Any]) -> str:
-    def ok(good: bool | None) -> str:
+    def ok(good: bool | str | None) -> str:
+        if isinstance(good, str):
+            return good  # a row without a goal
         if good is None:
             return "**not measured**"
         return "met" if good else "**not met**"

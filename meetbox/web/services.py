@@ -124,9 +124,9 @@ def build_api(
     api_secret: str,
     speech: SpeechPool,
 ) -> Api:
-    counter: Counter = (
-        RedisCounter(settings.api.redis_url) if settings.api.redis_url else MemoryCounter()
-    )
+    # the deployment's Redis, when the nodes share one, holds the rate limits too
+    shared = settings.api.redis_url or settings.cluster.redis_url
+    counter: Counter = RedisCounter(shared) if shared else MemoryCounter()
     secret = transcript_secret(settings)
     return Api(
         settings=settings,
