@@ -9,8 +9,8 @@ from aiohttp import web
 
 from meetbox.auth.keys import ApiKeys, load_or_create_keys
 from meetbox.auth.tokens import TokenVerifier
+from meetbox.cluster.relay import Relay
 from meetbox.cluster.status import cluster_secret
-from meetbox.cluster.worker import Relay
 from meetbox.config import Settings
 from meetbox.errors import Unavailable
 from meetbox.rtc.observer import ObserverChain

@@ -9,18 +9,17 @@ import getpass
 import json
 import os
 import re
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meetbox import __version__
+from meetbox import __version__, serving
 from meetbox.auth.keys import load_or_create_keys
 from meetbox.auth.tokens import VideoGrant, mint_token
 from meetbox.config import Settings, load_settings
 from meetbox.errors import MeetboxError
-from meetbox.runtime import freeze_startup_objects, loop_factory, tune_garbage_collector
+from meetbox.runtime import loop_factory, tune_garbage_collector
 
 if TYPE_CHECKING:
     from meetbox.store import Store
@@ -67,78 +66,6 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
-async def _serve(settings: Settings) -> None:
-    from meetbox.app import MeetboxServer
-    from meetbox.cluster.worker import drain
-
-    stop, draining = _signal_events()
-    server = MeetboxServer(settings)
-    if server.keys.created:
-        _say("meetbox generated an API key and secret (shown once; kept in the data directory):")
-        _say(f"  API key:    {server.keys.api_key}")
-        _say(f"  API secret: {server.keys.api_secret}")
-    await server.start()
-    freeze_startup_objects()
-    _say(f"meetbox {__version__} listening on {server.url} (data in {settings.server.data_dir})")
-    _say("  a token:  meetbox token --room demo --identity alice")
-    _say(f"  then open {server.url}/r/demo?token=<the token>")
-    _say(f"  REST API docs: {server.url}/docs")
-    try:
-        await _until_stopped(stop, draining, lambda: drain(server, settings.cluster.drain_timeout))
-    finally:
-        _say("meetbox shutting down")
-        await server.close()
-
-
-async def _until_stopped(
-    stop: asyncio.Event, draining: asyncio.Event, drain: Callable[[], Awaitable[None]]
-) -> None:
-    """SIGINT stops now; SIGTERM drains first (no new rooms; the live ones may end)."""
-    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(draining.wait())]
-    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    for wait in waits:
-        wait.cancel()
-    if draining.is_set() and not stop.is_set():
-        _say("meetbox draining: no new rooms")
-        drained = asyncio.ensure_future(drain())
-        stopped = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([drained, stopped], return_when=asyncio.FIRST_COMPLETED)
-        for task in (drained, stopped):
-            task.cancel()
-
-
-async def _serve_workers(settings: Settings, worker_args: list[str]) -> None:
-    from meetbox.cluster.supervisor import Supervisor
-
-    stop, draining = _signal_events()
-    supervisor = Supervisor(settings, worker_args)
-    if supervisor.keys.created:
-        _say("meetbox generated an API key and secret (shown once; kept in the data directory):")
-        _say(f"  API key:    {supervisor.keys.api_key}")
-        _say(f"  API secret: {supervisor.keys.api_secret}")
-    try:
-        try:
-            await supervisor.start()
-        except (OSError, RuntimeError) as exc:  # the port is taken, a worker did not start
-            raise ValueError(f"cannot start: {exc}") from None
-        _say(
-            f"meetbox {__version__} listening on {supervisor.url}: node {supervisor.node},"
-            f" {len(supervisor.workers)} workers (data in {settings.server.data_dir})"
-        )
-        await _until_stopped(stop, draining, supervisor.drain)
-    finally:
-        _say("meetbox shutting down")
-        await supervisor.close()
-
-
-def _signal_events() -> tuple[asyncio.Event, asyncio.Event]:
-    stop, draining = asyncio.Event(), asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGTERM, draining.set)
-    return stop, draining
-
-
 def _logging(settings: Settings, worker: str) -> None:
     from meetbox.logs import configure
 
@@ -153,7 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with asyncio.Runner(loop_factory=runner) as run:
         if cluster.workers == 1 and not cluster.redis_url:
             _logging(settings, "")
-            run.run(_serve(settings))
+            run.run(serving.serve(settings, _say))
         else:
             _logging(settings, "gateway")
             worker_args = []
@@ -165,14 +92,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 worker_args += ["--host", args.host]
             if args.redis:
                 worker_args += ["--redis", args.redis]
-            run.run(_serve_workers(settings, worker_args))
+            run.run(serving.serve_workers(settings, worker_args, _say))
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """One worker process of ``serve --workers`` (started by it, not by hand)."""
-    from meetbox.cluster.worker import run_worker
-
     try:
         overrides = json.loads(args.overrides)
     except ValueError:
@@ -181,7 +106,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _logging(settings, args.id)
     tune_garbage_collector()
     with asyncio.Runner(loop_factory=loop_factory(settings.server.event_loop)) as run:
-        run.run(run_worker(settings, args.id, args.node, args.gateway))
+        run.run(serving.run_worker(settings, args.id, args.node, args.gateway))
     return 0
 
 

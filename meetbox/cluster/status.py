@@ -18,6 +18,7 @@ EMIT_PATH = "/_cluster/emit"
 RELAY_PATH = "/_cluster/relay"  # a gateway's: a worker's event for a room held elsewhere
 ROOMS_PATH = "/_cluster/rooms/"  # a gateway's: + a room's name, which worker holds it
 ROOM_HEADER = "X-Meetbox-Room"  # on a 421 reply: the live room the request is for
+READY = "MEETBOX-WORKER-READY"  # the line a worker prints, with its URL, once it listens
 STALE_AFTER = 3.0  # seconds without a heartbeat before a worker counts as gone
 
 

@@ -6,11 +6,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from meetbox.sfu.downtrack import DownTrack
-    from meetbox.sfu.uptrack import UpTrack
+from meetbox.media.stats import ReceiveStatistics
+
+
+class UpTrack(Protocol):
+    """What the totals read of an up-track (:class:`meetbox.sfu.uptrack.UpTrack`)."""
+
+    closed: bool
+    packets_received: int
+    stats: ReceiveStatistics | None
+    nack_packets_sent: int
+    keyframe_requests_sent: int
+
+
+class DownTrack(Protocol):
+    """What the totals read of a down-track (:class:`meetbox.sfu.downtrack.DownTrack`)."""
+
+    retransmits: int
+    nacks_received: int
+    keyframe_requests_received: int
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def packets_sent(self) -> int: ...
+
+    @property
+    def octets_sent(self) -> int: ...
 
 
 @dataclass

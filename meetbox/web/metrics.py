@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 
 from meetbox.errors import MeetboxError
-from meetbox.sfu import counters
+from meetbox.rtc.traffic import traffic as live_traffic
 from meetbox.web.services import Api
 
 LAG_INTERVAL = 0.5  # seconds between two looks at the event loop
@@ -89,10 +89,7 @@ class LiveCollector:
             value=sum(len(up.downtracks) for up in uptracks),
         )
         yield agents
-        traffic = counters.totals(
-            uptracks, (d for r in rooms for p in r.participants.values()
-                       for d in p.subscriber.downtracks.values())
-        )  # fmt: skip
+        traffic = live_traffic(rooms)
         for name, doc, value in (
             ("packets_received", "RTP packets received from publishers", traffic.packets_in),
             ("bytes_received", "RTP bytes received from publishers", traffic.bytes_in),

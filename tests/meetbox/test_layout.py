@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "meetbox"
-LEAVES = {"errors", "ids", "text", "jsonbounds"}  # shared by every layer
+LEAVES = {"errors", "ids", "text", "jsonbounds", "logs"}  # shared by every layer
 # what each layer may import from meetbox, beside itself and the leaves
 ALLOWED: dict[str, set[str]] = {
     "media": set(),
@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "ids": set(),
     "text": set(),
     "jsonbounds": set(),
+    "logs": set(),
     "sfu": {"media", "config"},
     "recorder": {"media", "config", "sfu"},
     # engines and their worker processes: nothing of the rooms, the SFU or the web
@@ -31,14 +32,35 @@ ALLOWED: dict[str, set[str]] = {
     "rtc": {"media", "config", "sfu", "auth"},
     "services": {"media", "config", "sfu", "recorder", "store", "auth", "rtc", "speech"},
     "signalling": {"media", "config", "sfu", "auth", "rtc"},
-    "web": {"config", "store", "auth", "rtc", "services", "signalling", "recorder", "speech"},
+    "web": {
+        "config",
+        "store",
+        "auth",
+        "rtc",
+        "services",
+        "signalling",
+        "recorder",
+        "speech",
+        "cluster",
+    },
+    # placement, the gateway and the workers' protocol: nothing of the rooms or the web
+    "cluster": {"config", "auth"},
     "tracks": {"media"},
     "client": {"media", "sfu", "config"},
     "loadtest": {"media", "sfu", "auth", "client", "tracks", "progress", "runtime"},
     "progress": set(),
     "runtime": set(),
 }
-WIRING = {"__init__", "__main__", "app", "cli", "server", "pytest_plugin"}
+WIRING = {
+    "__init__",
+    "__main__",
+    "app",
+    "cli",
+    "server",
+    "pytest_plugin",
+    "serving",
+    "supervisor",
+}
 PURE_FORBIDDEN = {"asyncio", "aiohttp", "socketio", "aiortc", "aioice", "sqlite3", "pymongo"}
 # the one cycle allowed: a down-track knows its up-track and the up-track its down-tracks
 ALLOWED_CYCLES = {frozenset({"meetbox.sfu.downtrack", "meetbox.sfu.uptrack"})}

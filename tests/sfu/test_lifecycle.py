@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from meetbox.client import Client
 from meetbox.server import EmbeddedServer
 from meetbox.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.helpers import eventually, read_counters
@@ -51,7 +52,8 @@ def udp_sockets() -> int:
 async def test_abrupt_publisher_drop_ends_tracks_and_leaves_nothing() -> None:
     baseline_udp = udp_sockets()
     async with EmbeddedServer(room={"empty_timeout": 0.5}) as server:
-        pub = server.client("drop", "pub")
+        # a process that dies does not reconnect
+        pub = Client(server.url, server.token("drop", "pub"), reconnect=False)
         sub = server.client("drop", "sub")
         await pub.connect()
         await sub.connect()

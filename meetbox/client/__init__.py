@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 import socketio
 from aiortc import (
@@ -26,39 +26,15 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamTrack
 
-from meetbox.errors import MeetboxError
+from meetbox.client.errors import ClientError
+from meetbox.client.reconnect import detach_tracks, reconnect
+from meetbox.client.sinks import ProtectedRtpSink, RtpSink, sink_media
 from meetbox.sfu import aiortc as internals
 from meetbox.sfu.tasks import BackgroundTasks
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class RtpSink(Protocol):
-    """Takes RTP packets as they arrive (e.g. :class:`meetbox.media.rtpcount.RtpCounter`)."""
-
-    payload_kinds: dict[int, str]  # filled by the client: payload type -> "audio" | "video"
-
-    def add(self, data: bytes, arrival_ms: int) -> None: ...
-
-
-@runtime_checkable
-class ProtectedRtpSink(RtpSink, Protocol):
-    """An :class:`RtpSink` that can also count SRTP packets by their clear headers."""
-
-    def add_protected(self, data: bytes, tag_length: int) -> None: ...
-
-
-class ClientError(MeetboxError):
-    """An error the server answered with; ``code`` is the server's code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.server_code = code
-
-    def __str__(self) -> str:
-        return f"{self.server_code}: {self.message}"
 
 
 @dataclass
@@ -71,9 +47,6 @@ class RemoteTrack:
     track: MediaStreamTrack
     mid: str
     ended: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-RECONNECT_FOR = 60.0  # seconds a lost connection is tried again
 
 
 class Client:
@@ -451,49 +424,10 @@ class Client:
                     logger.debug("subscriber offer dropped: the client is closed")
 
     def _detach_tracks(self) -> None:
-        """The tracks leave the lost connection's senders (which would stop them as they
-        end), to be published again on the next."""
-        if self.publisher is not None:
-            for transceiver in self.publisher.getTransceivers():
-                transceiver.sender.replaceTrack(None)
+        detach_tracks(self)
 
     async def _reconnect(self) -> None:
-        """Media over again: new peer connections, the same tracks published again."""
-        for pc in (self.publisher, self.subscriber):
-            if pc is not None:
-                await pc.close()
-        self.publisher = self.subscriber = None
-        self.me = self.room = None
-        self.participants.clear()
-        self.published.clear()
-        self.remote.clear()
-        self._mids.clear()
-        again = list(self._publishing.values())
-        self._publishing.clear()
-        self.local.clear()
-        delay, deadline = 0.2, time.monotonic() + RECONNECT_FOR
-        attempt = 0
-        while not self._closing:
-            self.url = self.urls[attempt % len(self.urls)]
-            attempt += 1
-            try:
-                await self.connect(timeout=5.0)
-                break
-            except ClientError as exc:
-                if exc.server_code in ("unauthenticated", "permission_denied") or (
-                    time.monotonic() > deadline
-                ):
-                    logger.warning("could not reconnect: %s", exc)
-                    return
-            await asyncio.sleep(delay)  # back-off between attempts
-            delay = min(2.0, delay * 2)
-        if self._closing:
-            return
-        for track, options in again:
-            await self.publish(track, **options)
-        self.reconnects += 1
-        self.events.append(("reconnected", {"url": self.url}))
-        await self._notify()
+        await reconnect(self)
 
     def _add_participant(self, info: dict[str, Any]) -> None:
         self.participants[info["sid"]] = info
@@ -547,24 +481,4 @@ class Client:
         self._tasks.spawn(self._notify())
 
 
-def sink_media(pc: RTCPeerConnection, sink: RtpSink) -> None:
-    """Hand the RTP a peer connection receives to ``sink`` instead of aiortc's receivers
-    (call it after setRemoteDescription, before the transport connects)."""
-    kinds: dict[int, str] = {}
-    for transceiver in pc.getTransceivers():
-        internals.park_receiver(transceiver.receiver)
-        for codec in internals.codecs_of(transceiver):
-            if codec.payloadType is None:
-                continue
-            rtx = codec.mimeType.lower().endswith("/rtx")
-            kinds[codec.payloadType] = "rtx" if rtx else transceiver.kind
-    sink.payload_kinds.update(kinds)
-
-    async def on_rtp(data: bytes, arrival_ms: int) -> None:
-        sink.add(data, arrival_ms)
-
-    async def no_rtcp(data: bytes) -> None:
-        return None
-
-    for transceiver in pc.getTransceivers():
-        internals.intercept_transport(internals.transport_of(transceiver), on_rtp, no_rtcp)
+__all__ = ["Client", "ClientError", "ProtectedRtpSink", "RemoteTrack", "RtpSink", "sink_media"]

@@ -24,8 +24,13 @@ from meetbox.auth.keys import load_or_create_keys
 from meetbox.auth.tokens import TokenVerifier
 from meetbox.cluster.gateway import Gateway
 from meetbox.cluster.placement import MemoryMaps, Placement, RedisMaps
-from meetbox.cluster.status import SECRET_HEADER, STATUS_PATH, WorkerStatus, cluster_secret
-from meetbox.cluster.worker import READY
+from meetbox.cluster.status import (
+    READY,
+    SECRET_HEADER,
+    STATUS_PATH,
+    WorkerStatus,
+    cluster_secret,
+)
 from meetbox.config import Settings
 from meetbox.errors import MeetboxError
 
