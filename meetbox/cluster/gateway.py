@@ -224,7 +224,11 @@ class Gateway:
         await client.prepare(request)
         try:
             if first is not None:
-                placed = await self._place_socketio(client, upstream, url, headers, first)
+                try:
+                    placed = await self._place_socketio(client, upstream, url, headers, first)
+                except (TimeoutError, aiohttp.ClientError, ConnectionError):
+                    # the client (or the worker) said nothing in time, or went away
+                    placed = None
                 if placed is None:
                     return client
                 upstream = placed

@@ -79,7 +79,10 @@ class RedisMaps:
     placing one room at once agree."""
 
     def __init__(self, url: str, prefix: str = "meetbox:") -> None:
-        import redis.asyncio as redis
+        try:
+            import redis.asyncio as redis
+        except ImportError:
+            raise ValueError("--redis needs redis-py: pip install 'meetbox[redis]'") from None
 
         self._redis: Any = redis.from_url(url)
         self._nodes = prefix + "nodes"
