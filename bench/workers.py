@@ -34,9 +34,8 @@ from meetbox.loadtest.runner import LoadResult, run_load
 from meetbox.progress import ProgressBar
 
 ROOMS = 2
-# per room: 200 in all, the forwarding section's largest clean step (at lighter loads the
-# workers' fixed costs, timers and status reads, weigh on the per-packet figure)
-SUBSCRIBERS = int(os.environ.get("BENCH_WORKER_SUBSCRIBERS", "100"))
+# per room (with 100 a room, two workers and the load generator overfilled the two cores)
+SUBSCRIBERS = int(os.environ.get("BENCH_WORKER_SUBSCRIBERS", "40"))
 JOINS = 20
 
 
@@ -168,6 +167,8 @@ def forwarding_spread(workers: int) -> dict[str, Any]:
             "server_cores": (cpu1 - cpu0) / (t1 - t0),
             "us_per_packet": (cpu1 - cpu0) / packets * 1e6 if packets else None,
             # the same traffic as the load generator's subscribers counted it (their window)
+            "fps": min((r.fps_per_subscriber for r in results), default=None),
+            "bitrate_bps": min((r.bitrate_per_subscriber for r in results), default=None),
             "load_packets_per_second": sum(
                 r.window.expected / r.window_seconds for r in results if r.window_seconds
             ),
