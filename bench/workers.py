@@ -34,8 +34,9 @@ from meetbox.loadtest.runner import LoadResult, run_load
 from meetbox.progress import ProgressBar
 
 ROOMS = 2
-# per room (with 100 a room, two workers and the load generator overfilled the two cores)
-SUBSCRIBERS = int(os.environ.get("BENCH_WORKER_SUBSCRIBERS", "40"))
+# per room: 200 in all, the forwarding section's largest clean step (at lighter loads the
+# workers' fixed costs, timers and status reads, weigh on the per-packet figure)
+SUBSCRIBERS = int(os.environ.get("BENCH_WORKER_SUBSCRIBERS", "100"))
 JOINS = 20
 
 
@@ -76,7 +77,8 @@ def serve(workers: int) -> Iterator[dict[str, Any]]:
                         raise RuntimeError("the workers did not start")
                     time.sleep(0.2)  # the supervisor starts them
             _wait_ready(f"http://127.0.0.1:{port}")
-            cores = sorted(os.sched_getaffinity(0))
+            # the machine's cores, whatever this process is pinned to by now
+            cores = list(range(os.cpu_count() or 1))
             for i, pid in enumerate(sorted(pids)):
                 os.sched_setaffinity(pid, {cores[(SERVER_CPU + i) % len(cores)]})
             # the server's CPU: every worker's, and the gateway's (signalling only)
@@ -108,7 +110,9 @@ def _wait_ready(url: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"{url} was not ready within {timeout:.0f} s")
 
 
-def _packets_sent(url: str) -> float:
+def _counter(url: str, name: str = "meetbox_packets_sent_total") -> float:
+    """A counter summed over the server's workers, from its ``/metrics``."""
+
     async def scrape() -> str:
         async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as reply:
             return await reply.text()
@@ -116,9 +120,13 @@ def _packets_sent(url: str) -> float:
     total = 0.0
     for family in text_string_to_metric_families(asyncio.run(scrape())):
         for sample in family.samples:
-            if sample.name == "meetbox_packets_sent_total":
+            if sample.name == name:
                 total += sample.value
     return total
+
+
+def _packets_sent(url: str) -> float:
+    return _counter(url)
 
 
 def _cpu(pids: list[int]) -> float:
@@ -150,9 +158,13 @@ def forwarding_spread(workers: int) -> dict[str, Any]:
         for window in windows:  # every subscriber of every room joined
             window.wait(180)
         bar.update(0.5, "measuring")
+        plis0 = _counter(server["url"], "meetbox_plis_sent_total")
+        in0 = _counter(server["url"], "meetbox_packets_received_total")
         cpu0, sent0, t0 = _cpu(server["pids"]), _packets_sent(server["url"]), time.monotonic()
         time.sleep(6)  # the measuring window, inside the loads' own (12 s)
         cpu1, sent1, t1 = _cpu(server["pids"]), _packets_sent(server["url"]), time.monotonic()
+        plis = _counter(server["url"], "meetbox_plis_sent_total") - plis0
+        packets_in = _counter(server["url"], "meetbox_packets_received_total") - in0
         for thread in threads:
             thread.join()
         bar.close()
@@ -167,6 +179,8 @@ def forwarding_spread(workers: int) -> dict[str, Any]:
             "server_cores": (cpu1 - cpu0) / (t1 - t0),
             "us_per_packet": (cpu1 - cpu0) / packets * 1e6 if packets else None,
             # the same traffic as the load generator's subscribers counted it (their window)
+            "keyframe_requests_per_second": plis / (t1 - t0),
+            "packets_in_per_second": packets_in / (t1 - t0),
             "fps": min((r.fps_per_subscriber for r in results), default=None),
             "bitrate_bps": min((r.bitrate_per_subscriber for r in results), default=None),
             "load_packets_per_second": sum(
