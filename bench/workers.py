@@ -34,9 +34,9 @@ from meetbox.loadtest.runner import LoadResult, run_load
 from meetbox.progress import ProgressBar
 
 ROOMS = 2
-# per room: 200 in all, the forwarding section's largest clean step (at lighter loads the
-# workers' fixed costs, timers and status reads, weigh on the per-packet figure)
-SUBSCRIBERS = int(os.environ.get("BENCH_WORKER_SUBSCRIBERS", "100"))
+# per room: at 40 the workers' fixed costs (timers, status reads) weigh on the per-packet
+# figure; at 100 two workers and the load generator overfill the two cores
+SUBSCRIBERS = int(os.environ.get("BENCH_WORKER_SUBSCRIBERS", "70"))
 JOINS = 20
 
 
@@ -110,23 +110,26 @@ def _wait_ready(url: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"{url} was not ready within {timeout:.0f} s")
 
 
-def _counter(url: str, name: str = "meetbox_packets_sent_total") -> float:
-    """A counter summed over the server's workers, from its ``/metrics``."""
+def _by_worker(url: str, name: str) -> dict[str, float]:
+    """A counter per worker, from the server's ``/metrics`` (one process: one entry)."""
 
     async def scrape() -> str:
         async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as reply:
             return await reply.text()
 
-    total = 0.0
+    values: dict[str, float] = {}
     for family in text_string_to_metric_families(asyncio.run(scrape())):
         for sample in family.samples:
             if sample.name == name:
-                total += sample.value
-    return total
+                worker = sample.labels.get("worker", "server")
+                values[worker] = values.get(worker, 0.0) + sample.value
+    return values
 
 
-def _packets_sent(url: str) -> float:
-    return _counter(url)
+def _delta(before: dict[str, float], after: dict[str, float]) -> float:
+    """Summed over the workers both scrapes saw (a worker missing from one, its scrape
+    timed out under load, would count its whole total)."""
+    return sum(after[w] - before[w] for w in after if w in before)
 
 
 def _cpu(pids: list[int]) -> float:
@@ -158,17 +161,17 @@ def forwarding_spread(workers: int) -> dict[str, Any]:
         for window in windows:  # every subscriber of every room joined
             window.wait(180)
         bar.update(0.5, "measuring")
-        plis0 = _counter(server["url"], "meetbox_plis_sent_total")
-        in0 = _counter(server["url"], "meetbox_packets_received_total")
-        cpu0, sent0, t0 = _cpu(server["pids"]), _packets_sent(server["url"]), time.monotonic()
+        names = ("meetbox_packets_sent_total", "meetbox_packets_received_total",
+                 "meetbox_plis_sent_total")  # fmt: skip
+        first = {n: _by_worker(server["url"], n) for n in names}
+        cpu0, t0 = _cpu(server["pids"]), time.monotonic()
         time.sleep(6)  # the measuring window, inside the loads' own (12 s)
-        cpu1, sent1, t1 = _cpu(server["pids"]), _packets_sent(server["url"]), time.monotonic()
-        plis = _counter(server["url"], "meetbox_plis_sent_total") - plis0
-        packets_in = _counter(server["url"], "meetbox_packets_received_total") - in0
+        cpu1, t1 = _cpu(server["pids"]), time.monotonic()
+        last = {n: _by_worker(server["url"], n) for n in names}
+        packets, packets_in, plis = (_delta(first[n], last[n]) for n in names)
         for thread in threads:
             thread.join()
         bar.close()
-        packets = sent1 - sent0
         measured: dict[str, Any] = {
             "workers": workers,
             "rooms": ROOMS,
