@@ -86,8 +86,12 @@ class Gateway:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
+            # no pool limit: every proxied WebSocket holds a connection for its lifetime
+            # (aiohttp's default of 100 capped a node at 100 participants)
             self._session = aiohttp.ClientSession(
-                auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None, connect=5)
+                connector=aiohttp.TCPConnector(limit=0),
+                auto_decompress=False,
+                timeout=aiohttp.ClientTimeout(total=None, connect=5),
             )
         return self._session
 
