@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import SERVER_CPU, free_port, log, meetbox_server
+from common import SERVER_CPU, free_port, log, meetbox_server, stop_process
 from forwarding import clean, floor, measure_steps
 
 PLUGINS = "/usr/lib/x86_64-linux-gnu/janus"
@@ -102,11 +102,7 @@ def janus_server() -> Iterator[tuple[str, int]]:
             _wait_answers(url, process)
             yield url, process.pid
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)
 
 
 def _wait_answers(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -> None:

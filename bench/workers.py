@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from common import LOAD_CPU, SERVER_CPU, free_port, log, video_load, wait_listening
+from common import (
+    LOAD_CPU,
+    SERVER_CPU,
+    free_port,
+    log,
+    stop_process,
+    video_load,
+    wait_listening,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from meetbox.auth.tokens import VideoGrant, mint_token
@@ -86,11 +94,7 @@ def serve(workers: int) -> Iterator[dict[str, Any]]:
             yield {"url": f"http://127.0.0.1:{port}", "key": key, "secret": secret,
                    "pids": everyone, "gateway": process.pid}  # fmt: skip
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process, timeout=30)  # the workers drain and stop first
 
 
 def _wait_ready(url: str, timeout: float = 60.0) -> None:

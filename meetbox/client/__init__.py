@@ -341,8 +341,8 @@ class Client:
                 remote.ended.set()
             told = self.disconnect_reason is not None  # removed, room closed: stay out
             if self.reconnect and not (told or self._leaving or self._closing):
-                self._detach_tracks()
-                self._tasks.spawn(self._reconnect())
+                detach_tracks(self)
+                self._tasks.spawn(reconnect(self))
             await self._notify()
 
         async def record(event: str, data: Any) -> None:
@@ -422,12 +422,6 @@ class Client:
                     logger.exception("answering the subscriber offer failed")
                 else:  # the client closed meanwhile
                     logger.debug("subscriber offer dropped: the client is closed")
-
-    def _detach_tracks(self) -> None:
-        detach_tracks(self)
-
-    async def _reconnect(self) -> None:
-        await reconnect(self)
 
     def _add_participant(self, info: dict[str, Any]) -> None:
         self.participants[info["sid"]] = info
